@@ -1,0 +1,128 @@
+"""The command line: `python -m app serve | migrate | seed-demo | create-user | export-schema`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.db.config import close_database, migrate_database, open_database
+from app.domain.errors import DomainError
+from app.settings import Settings, SettingsError, ensure_secret_key, load_settings
+
+
+def _settings(**overrides: object) -> Settings:
+    return ensure_secret_key(load_settings(**overrides))
+
+
+async def _migrate(settings: Settings) -> None:
+    await migrate_database(settings.DATABASE_URL)
+
+
+async def _open(settings: Settings) -> None:
+    """Migrate, then open the database for a command's own work."""
+    await migrate_database(settings.DATABASE_URL)
+    await open_database(settings.DATABASE_URL)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    overrides = {k: v for k, v in (("HOST", args.host), ("PORT", args.port)) if v is not None}
+    settings = _settings(**overrides)
+    asyncio.run(_migrate(settings))
+    print(f"Serving GraphQL on http://{settings.HOST}:{settings.PORT}/graphql", flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.HOST,
+        port=settings.PORT,
+        log_level="info",
+        ws="websockets-sansio",
+        lifespan="on",
+    )
+    return 0
+
+
+def migrate(args: argparse.Namespace) -> int:
+    asyncio.run(_migrate(_settings()))
+    print("Migrations applied.")
+    return 0
+
+
+def create_user(args: argparse.Namespace) -> int:
+    from app.services.accounts import create_user as create
+
+    settings = _settings()
+
+    async def run() -> int:
+        await _open(settings)
+        try:
+            user = await create(
+                name=args.name, email=args.email, password=args.password, is_admin=args.admin
+            )
+        except DomainError as error:
+            print(f"create-user: {error}", file=sys.stderr)
+            return 1
+        finally:
+            await close_database()
+        print(f"Created {'admin ' if user.is_admin else ''}user {user.email} (id {user.id}).")
+        return 0
+
+    return asyncio.run(run())
+
+
+def seed_demo(args: argparse.Namespace) -> int:
+    from app.demo import seed
+
+    settings = _settings()
+
+    async def run() -> None:
+        await _open(settings)
+        try:
+            await seed(settings)
+        finally:
+            await close_database()
+
+    asyncio.run(run())
+    return 0
+
+
+def export_schema(args: argparse.Namespace) -> int:
+    from app.graphql.schema import schema
+
+    Path(args.output).write_text(str(schema) + "\n", encoding="utf-8")
+    print(f"Wrote {args.output}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="migrate, then serve GraphQL")
+    serve_parser.add_argument("--host")
+    serve_parser.add_argument("--port", type=int)
+    serve_parser.set_defaults(run=serve)
+    commands.add_parser("migrate", help="apply migrations").set_defaults(run=migrate)
+    commands.add_parser("seed-demo", help="load demo users and contracts").set_defaults(
+        run=seed_demo
+    )
+    user_parser = commands.add_parser("create-user", help="create a user")
+    user_parser.add_argument("--email", required=True)
+    user_parser.add_argument("--name", required=True)
+    user_parser.add_argument("--password", required=True)
+    user_parser.add_argument("--admin", action="store_true")
+    user_parser.set_defaults(run=create_user)
+    export_parser = commands.add_parser("export-schema", help="write schema.graphql")
+    export_parser.add_argument("--output", default="schema.graphql")
+    export_parser.set_defaults(run=export_schema)
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return code

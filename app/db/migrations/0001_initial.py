@@ -1,0 +1,155 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+import functools
+from json import dumps, loads
+from tortoise.fields.base import OnDelete
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.migrations.constraints import CheckConstraint, UniqueConstraint
+
+class Migration(migrations.Migration):
+    initial = True
+
+    operations = [
+        ops.CreateModel(
+            name='User',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('email', fields.CharField(unique=True, max_length=320)),
+                ('name', fields.CharField(max_length=200)),
+                ('password_hash', fields.CharField(max_length=200)),
+                ('is_admin', fields.BooleanField(default=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'users', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ApiToken',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='tokens', on_delete=OnDelete.CASCADE)),
+                ('name', fields.CharField(max_length=200)),
+                ('token_hash', fields.CharField(unique=True, max_length=64)),
+                ('scopes', fields.CharField(max_length=50)),
+                ('is_session', fields.BooleanField(default=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('last_used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'api_tokens', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Contract',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('client', fields.ForeignKeyField('models.User', source_field='client_id', db_constraint=True, to_field='id', related_name='contracts_as_client', on_delete=OnDelete.RESTRICT)),
+                ('freelancer', fields.ForeignKeyField('models.User', source_field='freelancer_id', db_constraint=True, to_field='id', related_name='contracts_as_freelancer', on_delete=OnDelete.RESTRICT)),
+                ('title', fields.CharField(max_length=200)),
+                ('description', fields.TextField(unique=False)),
+                ('currency', fields.CharField(max_length=3)),
+                ('status', fields.CharField(max_length=16)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('accepted_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('ended_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('last_sequence', fields.IntField(default=0)),
+                ('version', fields.IntField(default=0)),
+            ],
+            options={'table': 'contracts', 'app': 'models', 'indexes': [Index(fields=['client_id', 'created_at', 'id']), Index(fields=['freelancer_id', 'created_at', 'id'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='IdempotencyKey',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('user', fields.ForeignKeyField('models.User', source_field='user_id', db_constraint=True, to_field='id', related_name='idempotency_keys', on_delete=OnDelete.CASCADE)),
+                ('mutation', fields.CharField(max_length=40)),
+                ('key', fields.CharField(max_length=255)),
+                ('request_hash', fields.CharField(max_length=64)),
+                ('outcome', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('created_at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'idempotency_keys', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Milestone',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('contract', fields.ForeignKeyField('models.Contract', source_field='contract_id', db_constraint=True, to_field='id', related_name='milestones', on_delete=OnDelete.CASCADE)),
+                ('position', fields.IntField(null=True)),
+                ('title', fields.CharField(max_length=200)),
+                ('description', fields.TextField(unique=False)),
+                ('amount', fields.BigIntField()),
+                ('due_date', fields.DateField(null=True)),
+                ('status', fields.CharField(max_length=20)),
+                ('unit_price', fields.BigIntField(null=True)),
+                ('max_units', fields.IntField(null=True)),
+                ('units_released', fields.IntField(default=0)),
+                ('funded_amount', fields.BigIntField(default=0)),
+                ('released_amount', fields.BigIntField(default=0)),
+                ('refunded_amount', fields.BigIntField(default=0)),
+                ('auto_release_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
+                ('funded_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('submitted_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('released_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('deleted', fields.BooleanField(default=False)),
+            ],
+            options={'table': 'milestones', 'app': 'models', 'indexes': [Index(fields=['contract_id', 'position'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ContractEvent',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('contract', fields.ForeignKeyField('models.Contract', source_field='contract_id', db_constraint=True, to_field='id', related_name='events', on_delete=OnDelete.CASCADE)),
+                ('sequence', fields.IntField()),
+                ('type', fields.CharField(max_length=40)),
+                ('occurred_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('actor', fields.ForeignKeyField('models.User', source_field='actor_id', null=True, db_constraint=True, to_field='id', related_name='events', on_delete=OnDelete.RESTRICT)),
+                ('milestone', fields.ForeignKeyField('models.Milestone', source_field='milestone_id', null=True, db_constraint=True, to_field='id', related_name='events', on_delete=OnDelete.RESTRICT)),
+                ('change_request_id', fields.IntField(null=True)),
+                ('amount', fields.BigIntField(null=True)),
+                ('message', fields.TextField(null=True, unique=False)),
+            ],
+            options={'table': 'contract_events', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='LedgerEntry',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('contract', fields.ForeignKeyField('models.Contract', source_field='contract_id', db_constraint=True, to_field='id', related_name='ledger_entries', on_delete=OnDelete.RESTRICT)),
+                ('milestone', fields.ForeignKeyField('models.Milestone', source_field='milestone_id', null=True, db_constraint=True, to_field='id', related_name='ledger_entries', on_delete=OnDelete.RESTRICT)),
+                ('kind', fields.CharField(max_length=20)),
+                ('amount', fields.BigIntField()),
+                ('debit_account', fields.CharField(max_length=16)),
+                ('credit_account', fields.CharField(max_length=16)),
+                ('refunded_fee', fields.CharField(null=True, max_length=20)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'ledger_entries', 'app': 'models', 'indexes': [Index(fields=['contract_id', 'id'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Submission',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('milestone', fields.ForeignKeyField('models.Milestone', source_field='milestone_id', db_constraint=True, to_field='id', related_name='submissions', on_delete=OnDelete.CASCADE)),
+                ('message', fields.TextField(unique=False)),
+                ('attachments', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('requested_amount', fields.BigIntField()),
+                ('units', fields.IntField(null=True)),
+                ('status', fields.CharField(max_length=20)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'submissions', 'app': 'models', 'indexes': [Index(fields=['milestone_id', 'id'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+            ops.AddConstraint(model_name='IdempotencyKey', constraint=UniqueConstraint(fields=('user_id', 'mutation', 'key'), name='idempotency_unique')),
+        ops.AddConstraint(model_name='Milestone', constraint=CheckConstraint(check='funded_amount >= released_amount + refunded_amount', name='milestone_escrow_not_negative')),
+        ops.AddConstraint(model_name='ContractEvent', constraint=UniqueConstraint(fields=('contract_id', 'sequence'), name='event_sequence_unique')),
+        ops.AddConstraint(model_name='LedgerEntry', constraint=CheckConstraint(check='amount > 0', name='ledger_amount_positive')),
+        ops.AddConstraint(model_name='LedgerEntry', constraint=CheckConstraint(check='debit_account <> credit_account', name='ledger_accounts_differ')),
+    ]

@@ -1,0 +1,194 @@
+"""Tables: fields, indexes and constraints only. Money columns hold integer minor units."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.migrations.constraints import CheckConstraint, UniqueConstraint
+from tortoise.models import Model
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=320, unique=True)
+    name = fields.CharField(max_length=200)
+    password_hash = fields.CharField(max_length=200)
+    is_admin = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "users"
+
+
+class ApiToken(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="tokens", on_delete=fields.CASCADE
+    )
+    user_id: int
+    name = fields.CharField(max_length=200)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    scopes = fields.CharField(max_length=50)
+    is_session = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_tokens"
+
+
+class Contract(Model):
+    id = fields.IntField(primary_key=True)
+    client: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="contracts_as_client", on_delete=fields.RESTRICT
+    )
+    client_id: int
+    freelancer: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="contracts_as_freelancer", on_delete=fields.RESTRICT
+    )
+    freelancer_id: int
+    title = fields.CharField(max_length=200)
+    description = fields.TextField()
+    currency = fields.CharField(max_length=3)
+    status = fields.CharField(max_length=16)
+    created_at = fields.DatetimeField()
+    accepted_at = fields.DatetimeField(null=True)
+    ended_at = fields.DatetimeField(null=True)
+    last_sequence = fields.IntField(default=0)
+    version = fields.IntField(default=0)
+
+    class Meta:
+        table = "contracts"
+        indexes = (
+            Index(fields=("client_id", "created_at", "id")),
+            Index(fields=("freelancer_id", "created_at", "id")),
+        )
+
+
+class Milestone(Model):
+    id = fields.IntField(primary_key=True)
+    contract: fields.ForeignKeyRelation[Contract] = fields.ForeignKeyField(
+        "models.Contract", related_name="milestones", on_delete=fields.CASCADE
+    )
+    contract_id: int
+    position = fields.IntField(null=True)
+    title = fields.CharField(max_length=200)
+    description = fields.TextField()
+    amount = fields.BigIntField()
+    due_date = fields.DateField(null=True)
+    status = fields.CharField(max_length=20)
+    unit_price = fields.BigIntField(null=True)
+    max_units = fields.IntField(null=True)
+    units_released = fields.IntField(default=0)
+    funded_amount = fields.BigIntField(default=0)
+    released_amount = fields.BigIntField(default=0)
+    refunded_amount = fields.BigIntField(default=0)
+    auto_release_at = fields.DatetimeField(null=True, db_index=True)
+    funded_at = fields.DatetimeField(null=True)
+    submitted_at = fields.DatetimeField(null=True)
+    released_at = fields.DatetimeField(null=True)
+    deleted = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "milestones"
+        indexes = (Index(fields=("contract_id", "position")),)
+        constraints = (
+            CheckConstraint(
+                check="funded_amount >= released_amount + refunded_amount",
+                name="milestone_escrow_not_negative",
+            ),
+        )
+
+
+class Submission(Model):
+    id = fields.IntField(primary_key=True)
+    milestone: fields.ForeignKeyRelation[Milestone] = fields.ForeignKeyField(
+        "models.Milestone", related_name="submissions", on_delete=fields.CASCADE
+    )
+    milestone_id: int
+    message = fields.TextField()
+    attachments: fields.Field[list[str]] = fields.JSONField(default=list)
+    requested_amount = fields.BigIntField()
+    units = fields.IntField(null=True)
+    status = fields.CharField(max_length=20)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "submissions"
+        indexes = (Index(fields=("milestone_id", "id")),)
+
+
+class LedgerEntry(Model):
+    id = fields.BigIntField(primary_key=True)
+    contract: fields.ForeignKeyRelation[Contract] = fields.ForeignKeyField(
+        "models.Contract", related_name="ledger_entries", on_delete=fields.RESTRICT
+    )
+    contract_id: int
+    milestone: fields.ForeignKeyNullableRelation[Milestone] = fields.ForeignKeyField(
+        "models.Milestone", related_name="ledger_entries", null=True, on_delete=fields.RESTRICT
+    )
+    milestone_id: int | None
+    kind = fields.CharField(max_length=20)
+    amount = fields.BigIntField()
+    debit_account = fields.CharField(max_length=16)
+    credit_account = fields.CharField(max_length=16)
+    refunded_fee = fields.CharField(max_length=20, null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "ledger_entries"
+        indexes = (Index(fields=("contract_id", "id")),)
+        constraints = (
+            CheckConstraint(check="amount > 0", name="ledger_amount_positive"),
+            CheckConstraint(
+                check="debit_account <> credit_account", name="ledger_accounts_differ"
+            ),
+        )
+
+
+class ContractEvent(Model):
+    id = fields.BigIntField(primary_key=True)
+    contract: fields.ForeignKeyRelation[Contract] = fields.ForeignKeyField(
+        "models.Contract", related_name="events", on_delete=fields.CASCADE
+    )
+    contract_id: int
+    sequence = fields.IntField()
+    type = fields.CharField(max_length=40)
+    occurred_at = fields.DatetimeField()
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="events", null=True, on_delete=fields.RESTRICT
+    )
+    actor_id: int | None
+    milestone: fields.ForeignKeyNullableRelation[Milestone] = fields.ForeignKeyField(
+        "models.Milestone", related_name="events", null=True, on_delete=fields.RESTRICT
+    )
+    milestone_id: int | None
+    change_request_id = fields.IntField(null=True)
+    amount = fields.BigIntField(null=True)
+    message = fields.TextField(null=True)
+
+    class Meta:
+        table = "contract_events"
+        constraints = (
+            UniqueConstraint(fields=("contract_id", "sequence"), name="event_sequence_unique"),
+        )
+
+
+class IdempotencyKey(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="idempotency_keys", on_delete=fields.CASCADE
+    )
+    user_id: int
+    mutation = fields.CharField(max_length=40)
+    key = fields.CharField(max_length=255)
+    request_hash = fields.CharField(max_length=64)
+    outcome: fields.Field[dict[str, object]] = fields.JSONField()
+    created_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "idempotency_keys"
+        constraints = (
+            UniqueConstraint(fields=("user_id", "mutation", "key"), name="idempotency_unique"),
+        )

@@ -1,0 +1,93 @@
+"""The one place where refusals become GraphQL: domain problems become `userErrors`; credential
+and request problems become top-level errors with `extensions.code`; anything unexpected is
+masked as `INTERNAL`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from app.domain.errors import DomainError, ErrorCode
+
+UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
+
+logger = logging.getLogger("app.graphql")
+
+
+@strawberry.type
+class UserError:
+    code: UserErrorCode
+    message: str
+    field: list[str] | None
+
+
+def user_errors(error: DomainError) -> list[UserError]:
+    return [
+        UserError(code=p.code, message=p.message, field=list(p.field) if p.field else None)
+        for p in error.problems
+    ]
+
+
+class ApiError(Exception):
+    """A top-level error the client is meant to see."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def unauthenticated() -> ApiError:
+    return ApiError("UNAUTHENTICATED", "A valid bearer token is required")
+
+
+def forbidden(message: str = "This token lacks the WRITE scope") -> ApiError:
+    return ApiError("FORBIDDEN", message)
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError("BAD_REQUEST", message)
+
+
+def graphql_error(code: str, message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code})
+
+
+def shape_error(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if original is None:
+        if not (error.extensions or {}).get("code"):
+            error.extensions = {**(error.extensions or {}), "code": "BAD_REQUEST"}
+        return error
+    if isinstance(original, ApiError):
+        return GraphQLError(
+            str(original),
+            nodes=error.nodes,
+            path=error.path,
+            positions=error.positions,
+            source=error.source,
+            extensions={**(error.extensions or {}), "code": original.code},
+        )
+    if isinstance(original, GraphQLError):
+        return shape_error(original)
+    logger.error("Unexpected error at %s", error.path, exc_info=original)
+    return GraphQLError(
+        "Internal server error",
+        nodes=error.nodes,
+        path=error.path,
+        positions=error.positions,
+        extensions={"code": "INTERNAL"},
+    )
+
+
+class ShapeErrors(SchemaExtension):
+    """Give every error an `extensions.code` and mask the unexpected ones."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [shape_error(e) for e in result.errors]

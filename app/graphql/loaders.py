@@ -1,0 +1,33 @@
+"""DataLoaders, built fresh for every request (and every subscription event)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from strawberry.dataloader import DataLoader
+
+from app.db import models
+from app.domain.ledger import LedgerTotals
+from app.services import reads
+
+
+@dataclass
+class Loaders:
+    user_by_id: DataLoader[int, models.User | None] = field(
+        default_factory=lambda: DataLoader(reads.users_by_id)
+    )
+    contract_by_id: DataLoader[int, models.Contract | None] = field(
+        default_factory=lambda: DataLoader(reads.contracts_by_id)
+    )
+    milestone_by_id: DataLoader[int, models.Milestone | None] = field(
+        default_factory=lambda: DataLoader(reads.milestones_by_id)
+    )
+    milestones_by_contract: DataLoader[int, list[models.Milestone]] = field(
+        default_factory=lambda: DataLoader(reads.milestones_by_contract)
+    )
+    submissions_by_milestone: DataLoader[int, list[models.Submission]] = field(
+        default_factory=lambda: DataLoader(reads.submissions_by_milestone)
+    )
+    ledger_totals_by_contract: DataLoader[int, LedgerTotals] = field(
+        default_factory=lambda: DataLoader(reads.ledger_totals_by_contract)
+    )

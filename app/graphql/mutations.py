@@ -1,0 +1,269 @@
+"""Contract and milestone mutations: decode ids, call one service, shape the payload."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+import strawberry
+
+from app.domain.contract import Actor, MilestoneDraft
+from app.domain.errors import DomainError, ErrorCode, refuse
+from app.graphql.context import Info
+from app.graphql.errors import UserError, user_errors
+from app.graphql.ids import decode_id
+from app.graphql.queries import visible_contract, visible_milestone
+from app.graphql.scalars import Decimal
+from app.graphql.types import Contract, Milestone
+from app.services import contracts
+from app.services.unit import Outcome
+
+
+@strawberry.type
+class ContractPayload:
+    contract: Contract | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class MilestonePayload:
+    milestone: Milestone | None = None
+    contract: Contract | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class MilestoneInput:
+    title: str
+    description: str | None = None
+    amount: Decimal | None = None
+    due_date: date | None = None
+    unit_price: Decimal | None = None
+    max_units: int | None = None
+
+    def draft(self) -> MilestoneDraft:
+        return MilestoneDraft(
+            title=self.title,
+            description=self.description,
+            amount=self.amount,
+            due_date=self.due_date,
+            unit_price=self.unit_price,
+            max_units=self.max_units,
+        )
+
+
+@strawberry.input
+class CreateContractInput:
+    freelancer_id: strawberry.ID
+    title: str
+    description: str | None = None
+    currency: str | None = None
+    milestones: list[MilestoneInput]
+
+
+@strawberry.input
+class ContractIdInput:
+    contract_id: strawberry.ID
+
+
+@strawberry.input
+class ContractReasonInput:
+    contract_id: strawberry.ID
+    reason: str | None = None
+
+
+@strawberry.input
+class FundMilestoneInput:
+    milestone_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class SubmitMilestoneInput:
+    milestone_id: strawberry.ID
+    message: str | None = None
+    attachments: list[str] | None = None
+    requested_amount: Decimal | None = None
+    units: int | None = None
+
+
+@strawberry.input
+class RequestRevisionInput:
+    milestone_id: strawberry.ID
+    message: str | None = None
+
+
+@strawberry.input
+class ReleaseMilestoneInput:
+    milestone_id: strawberry.ID
+    amount: Decimal | None = None
+    end_contract: bool = False
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class PayBonusInput:
+    contract_id: strawberry.ID
+    amount: Decimal
+    note: str | None = None
+    idempotency_key: str | None = None
+
+
+def _id(global_id: str, type_name: str, field: str) -> int:
+    pk = decode_id(global_id, type_name)
+    if pk is None:
+        raise refuse(ErrorCode.NOT_FOUND, f"No such {type_name.lower()}", [field])
+    return pk
+
+
+async def _contract_payload(
+    info: Info, run: Callable[[Actor], Awaitable[Outcome]]
+) -> ContractPayload:
+    actor = await info.context.actor(write=True)
+    try:
+        outcome = await run(actor)
+    except DomainError as error:
+        return ContractPayload(user_errors=user_errors(error))
+    return ContractPayload(
+        contract=await visible_contract(info, actor, outcome.contract_id),
+        user_errors=user_errors(DomainError(outcome.problems)) if outcome.problems else [],
+    )
+
+
+async def _milestone_payload(
+    info: Info, run: Callable[[Actor], Awaitable[Outcome]]
+) -> MilestonePayload:
+    actor = await info.context.actor(write=True)
+    try:
+        outcome = await run(actor)
+    except DomainError as error:
+        return MilestonePayload(user_errors=user_errors(error))
+    return MilestonePayload(
+        milestone=await visible_milestone(info, actor, outcome.milestone_id),
+        contract=await visible_contract(info, actor, outcome.contract_id),
+        user_errors=user_errors(DomainError(outcome.problems)) if outcome.problems else [],
+    )
+
+
+@strawberry.type
+class ContractMutation:
+    @strawberry.mutation(description="Offer a contract to a freelancer, with its milestones.")
+    async def create_contract(self, info: Info, input: CreateContractInput) -> ContractPayload:
+        runtime = info.context.runtime
+        return await _contract_payload(
+            info,
+            lambda actor: contracts.create_contract(
+                runtime,
+                actor,
+                freelancer_id=decode_id(input.freelancer_id, "User"),
+                title=input.title,
+                description=input.description,
+                currency=input.currency,
+                milestones=[m.draft() for m in input.milestones],
+            ),
+        )
+
+    @strawberry.mutation(description="The freelancer accepts an offer.")
+    async def accept_contract(self, info: Info, input: ContractIdInput) -> ContractPayload:
+        runtime = info.context.runtime
+        return await _contract_payload(
+            info,
+            lambda actor: contracts.accept_contract(
+                runtime, actor, _id(input.contract_id, "Contract", "contractId")
+            ),
+        )
+
+    @strawberry.mutation(description="The freelancer declines an offer; everything is refunded.")
+    async def decline_contract(self, info: Info, input: ContractReasonInput) -> ContractPayload:
+        runtime = info.context.runtime
+        return await _contract_payload(
+            info,
+            lambda actor: contracts.decline_contract(
+                runtime, actor, _id(input.contract_id, "Contract", "contractId"), input.reason
+            ),
+        )
+
+    @strawberry.mutation(description="End an active contract, or withdraw an offer.")
+    async def end_contract(self, info: Info, input: ContractReasonInput) -> ContractPayload:
+        runtime = info.context.runtime
+        return await _contract_payload(
+            info,
+            lambda actor: contracts.end_contract(
+                runtime, actor, _id(input.contract_id, "Contract", "contractId"), input.reason
+            ),
+        )
+
+    @strawberry.mutation(description="Pay the freelancer a bonus; it bypasses escrow.")
+    async def pay_bonus(self, info: Info, input: PayBonusInput) -> ContractPayload:
+        runtime = info.context.runtime
+        return await _contract_payload(
+            info,
+            lambda actor: contracts.pay_bonus(
+                runtime,
+                actor,
+                _id(input.contract_id, "Contract", "contractId"),
+                amount=input.amount,
+                note=input.note,
+                idempotency_key=input.idempotency_key,
+            ),
+        )
+
+    @strawberry.mutation(description="The client funds the next milestone into escrow.")
+    async def fund_milestone(self, info: Info, input: FundMilestoneInput) -> MilestonePayload:
+        runtime = info.context.runtime
+        return await _milestone_payload(
+            info,
+            lambda actor: contracts.fund_milestone(
+                runtime,
+                actor,
+                _id(input.milestone_id, "Milestone", "milestoneId"),
+                input.idempotency_key,
+            ),
+        )
+
+    @strawberry.mutation(description="The freelancer submits work on the active milestone.")
+    async def submit_milestone(
+        self, info: Info, input: SubmitMilestoneInput
+    ) -> MilestonePayload:
+        runtime = info.context.runtime
+        return await _milestone_payload(
+            info,
+            lambda actor: contracts.submit_milestone(
+                runtime,
+                actor,
+                _id(input.milestone_id, "Milestone", "milestoneId"),
+                message=input.message,
+                attachments=input.attachments or [],
+                requested_amount=input.requested_amount,
+                units=input.units,
+            ),
+        )
+
+    @strawberry.mutation(description="The client asks for changes to submitted work.")
+    async def request_revision(
+        self, info: Info, input: RequestRevisionInput
+    ) -> MilestonePayload:
+        runtime = info.context.runtime
+        return await _milestone_payload(
+            info,
+            lambda actor: contracts.request_revision(
+                runtime, actor, _id(input.milestone_id, "Milestone", "milestoneId"), input.message
+            ),
+        )
+
+    @strawberry.mutation(description="The client releases escrow to the freelancer.")
+    async def release_milestone(
+        self, info: Info, input: ReleaseMilestoneInput
+    ) -> MilestonePayload:
+        runtime = info.context.runtime
+        return await _milestone_payload(
+            info,
+            lambda actor: contracts.release_milestone(
+                runtime,
+                actor,
+                _id(input.milestone_id, "Milestone", "milestoneId"),
+                amount=input.amount,
+                end_contract=input.end_contract,
+                idempotency_key=input.idempotency_key,
+            ),
+        )

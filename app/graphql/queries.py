@@ -1,0 +1,170 @@
+"""Query fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.db import models
+from app.domain.contract import Actor, ContractStatus, Role
+from app.graphql.accounts import ApiToken
+from app.graphql.context import Info
+from app.graphql.ids import decode_any, decode_cursor, decode_id, encode_cursor
+from app.graphql.pagination import PageInfo, page_size
+from app.graphql.types import (
+    Contract,
+    ContractConnection,
+    ContractEdge,
+    ContractEvent,
+    ContractStatusEnum,
+    LedgerEntry,
+    Milestone,
+    Node,
+    Policy,
+    Submission,
+    User,
+    load_milestone,
+)
+from app.services import reads
+
+ContractRoleEnum = strawberry.enum(Role, name="ContractRole")
+
+
+async def visible_contract(info: Info, actor: Actor, contract_id: int | None) -> Contract | None:
+    if contract_id is None:
+        return None
+    row = await info.context.loaders.contract_by_id.load(contract_id)
+    if row is None or not reads.can_see(actor, row):
+        return None
+    return Contract.from_row(row)
+
+
+async def visible_milestone(info: Info, actor: Actor, milestone_id: int | None) -> Milestone | None:
+    if milestone_id is None:
+        return None
+    milestone = await load_milestone(info, milestone_id)
+    if milestone is None:
+        return None
+    contract = await info.context.loaders.contract_by_id.load(milestone._row.contract_id)
+    return milestone if contract is not None and reads.can_see(actor, contract) else None
+
+
+async def _resolve_node(info: Info, actor: Actor, type_name: str, pk: int) -> Node | None:
+    if type_name == "User":
+        row = await info.context.loaders.user_by_id.load(pk)
+        return User.from_row(row) if row else None
+    if type_name == "Contract":
+        return await visible_contract(info, actor, pk)
+    if type_name == "Milestone":
+        return await visible_milestone(info, actor, pk)
+    if type_name == "ApiToken":
+        token = await models.ApiToken.filter(id=pk, user_id=actor.user_id).first()
+        return ApiToken.from_row(token) if token else None
+    owner = await _owner_of(type_name, pk)
+    if owner is None:
+        return None
+    row, contract_id = owner
+    contract = await visible_contract(info, actor, contract_id)
+    if contract is None:
+        return None
+    if isinstance(row, models.Submission):
+        return Submission.from_row(row, contract.currency)
+    if isinstance(row, models.ContractEvent):
+        return ContractEvent.from_row(row, contract.currency)
+    assert isinstance(row, models.LedgerEntry)
+    return LedgerEntry.from_row(row, contract.currency)
+
+
+async def _owner_of(
+    type_name: str, pk: int
+) -> tuple[models.Submission | models.ContractEvent | models.LedgerEntry, int] | None:
+    if type_name == "Submission":
+        submission = await models.Submission.filter(id=pk).select_related("milestone").first()
+        return (submission, submission.milestone.contract_id) if submission else None
+    if type_name == "ContractEvent":
+        event = await models.ContractEvent.filter(id=pk).first()
+        return (event, event.contract_id) if event else None
+    if type_name == "LedgerEntry":
+        entry = await models.LedgerEntry.filter(id=pk).first()
+        return (entry, entry.contract_id) if entry else None
+    return None
+
+
+def _contracts_cursor(after: str | None) -> tuple[datetime, int] | None:
+    if after is None:
+        return None
+    parts = decode_cursor(after, 2)
+    try:
+        return (datetime.fromisoformat(parts[0]), int(parts[1])) if parts else None
+    except ValueError:
+        return None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The caller.")
+    async def viewer(self, info: Info) -> User:
+        actor = await info.context.actor()
+        row = await info.context.loaders.user_by_id.load(actor.user_id)
+        assert row is not None
+        return User.from_row(row)
+
+    @strawberry.field(description="Any object by its global id; null if unknown or hidden.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        actor = await info.context.actor()
+        decoded = decode_any(id)
+        return await _resolve_node(info, actor, *decoded) if decoded else None
+
+    @strawberry.field
+    async def contract(self, info: Info, id: strawberry.ID) -> Contract | None:
+        actor = await info.context.actor()
+        return await visible_contract(info, actor, decode_id(id, "Contract"))
+
+    @strawberry.field(description="The viewer's own contracts, newest first.")
+    async def contracts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: ContractStatusEnum | None = None,
+        role: ContractRoleEnum | None = None,
+    ) -> ContractConnection:
+        actor = await info.context.actor()
+        page = await reads.contracts_page(
+            actor,
+            first=page_size(first),
+            after=_contracts_cursor(after),
+            status=ContractStatus(status) if status else None,
+            role=Role(role) if role else None,
+        )
+        for row in page.rows:
+            info.context.loaders.contract_by_id.prime(row.id, row)
+        edges = [
+            ContractEdge(
+                cursor=encode_cursor(row.created_at.isoformat(), row.id),
+                node=Contract.from_row(row),
+            )
+            for row in page.rows
+        ]
+        return ContractConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count=page.total,
+        )
+
+    @strawberry.field
+    async def milestone(self, info: Info, id: strawberry.ID) -> Milestone | None:
+        actor = await info.context.actor()
+        return await visible_milestone(info, actor, decode_id(id, "Milestone"))
+
+    @strawberry.field(description="The fees, limits and windows in force. Needs no token.")
+    def policy(self, info: Info) -> Policy:
+        return Policy.of(info.context.runtime.policy)
+
+    @strawberry.field(description="The viewer's API tokens that are not revoked.")
+    async def api_tokens(self, info: Info) -> list[ApiToken]:
+        actor = await info.context.actor()
+        return [ApiToken.from_row(t) for t in await reads.api_tokens_of(actor.user_id)]

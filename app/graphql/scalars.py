@@ -1,0 +1,16 @@
+"""Scalars. `Decimal` passes the client's string to the domain untouched, so that a bad amount
+is answered with an `INVALID_AMOUNT` userError rather than a top-level error."""
+
+from __future__ import annotations
+
+from typing import NewType
+
+import strawberry
+
+Decimal = strawberry.scalar(
+    NewType("Decimal", str),
+    name="Decimal",
+    description='A decimal amount as a string, such as "25.00".',
+    serialize=str,
+    parse_value=lambda value: value if isinstance(value, str) else str(value),
+)

@@ -1,0 +1,40 @@
+"""The schema, built from settings (limits), and the exported default."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+
+from app.graphql.accounts import AccountMutation
+from app.graphql.errors import ShapeErrors
+from app.graphql.limits import Limits, request_limits
+from app.graphql.mutations import ContractMutation
+from app.graphql.queries import Query
+from app.graphql.types import ContractEvent, LedgerEntry, Submission, User
+
+
+@strawberry.type
+class Mutation(AccountMutation, ContractMutation):
+    pass
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: object, execution_context: object = None) -> None:
+        """Errors are shaped and the unexpected ones logged by ShapeErrors."""
+
+
+def build_schema(limits: Limits | None = None) -> strawberry.Schema:
+    extensions = [ShapeErrors, ParserCache(maxsize=256), ValidationCache(maxsize=256)]
+    if limits is not None:
+        extensions.append(request_limits(limits))
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[User, Submission, LedgerEntry, ContractEvent],
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+schema = build_schema()

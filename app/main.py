@@ -1,0 +1,88 @@
+"""The ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from tortoise import Tortoise
+
+from app.db.config import close_database, open_database
+from app.graphql.limits import Limits
+from app.graphql.schema import build_schema
+from app.graphql.view import GraphQLEndpoint
+from app.services.runtime import Runtime
+from app.settings import Settings
+from app.web.graphiql import STATIC_DIR, STATIC_PATH, graphiql_html
+from app.web.metrics import Metrics, MetricsMiddleware
+from app.web.ratelimit import RateLimiter, RateLimitMiddleware
+
+MAX_BODY = 1_000_000
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None, database: bool = True) -> Starlette:
+    """The whole server. With `database=False` the caller opens and closes the database."""
+    runtime = runtime or Runtime(policy=settings.policy, secret_key=settings.SECRET_KEY)
+    schema = build_schema(
+        Limits(
+            max_depth=settings.MAX_QUERY_DEPTH,
+            max_aliases=settings.MAX_ALIASES,
+            max_cost=settings.MAX_QUERY_COST,
+        )
+    )
+    endpoint = GraphQLEndpoint(
+        schema,
+        runtime,
+        graphiql_html=graphiql_html() if settings.GRAPHIQL else None,
+        allowed_origins=settings.CORS_ORIGINS,
+    )
+    metrics = Metrics()
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await Tortoise.get_connection("default").execute_query("SELECT 1")
+        except Exception as error:  # any failure means "not ready"
+            return JSONResponse({"status": "unavailable", "error": type(error).__name__}, 503)
+        return JSONResponse({"status": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if database:
+            await open_database(settings.DATABASE_URL)
+        try:
+            yield
+        finally:
+            if database:
+                await close_database()
+
+    return Starlette(
+        routes=[
+            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", endpoint),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint),
+            Mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics, paths=frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.CORS_ORIGINS),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+            ),
+            Middleware(RateLimitMiddleware, limiter=RateLimiter(settings.RATE_LIMIT_PER_MINUTE)),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,161 @@
+"""Accounts and credentials: registration, login, API tokens, and who a token belongs to."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.auth.passwords import hash_password, verify_password
+from app.auth.tokens import Scope, decode_scopes, encode_scopes, new_token, token_digest
+from app.db import models
+from app.domain.contract import Actor
+from app.domain.errors import ErrorCode, InputProblems, refuse
+from app.services.runtime import Runtime
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+SESSION_TOKEN_NAME = "session"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The user behind a request's token, and what the token may do."""
+
+    user_id: int
+    is_admin: bool
+    scopes: frozenset[Scope]
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(user_id=self.user_id, is_admin=self.is_admin)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    secret: str
+    token: models.ApiToken
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _check_new_user(name: str, email: str, password: str) -> None:
+    problems = InputProblems()
+    if not name.strip() or len(name) > 200:
+        problems.add(ErrorCode.INVALID_INPUT, "A name has 1 to 200 characters", ["name"])
+    if not _EMAIL.match(email) or len(email) > 320:
+        problems.add(ErrorCode.INVALID_INPUT, "Not an e-mail address", ["email"])
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        problems.add(
+            ErrorCode.INVALID_INPUT,
+            f"A password has at least {MIN_PASSWORD} characters",
+            ["password"],
+        )
+    problems.raise_if_any()
+
+
+async def create_user(
+    *, name: str, email: str, password: str, is_admin: bool = False
+) -> models.User:
+    email = normalise_email(email)
+    _check_new_user(name, email, password)
+    taken = refuse(ErrorCode.EMAIL_TAKEN, "This e-mail address is already registered", ["email"])
+    if await models.User.exists(email=email):
+        raise taken
+    try:
+        return await models.User.create(
+            name=name.strip(), email=email, password_hash=hash_password(password), is_admin=is_admin
+        )
+    except IntegrityError:
+        raise taken from None
+
+
+async def _issue(
+    runtime: Runtime, user_id: int, name: str, scopes: set[Scope], *, session: bool
+) -> IssuedToken:
+    secret = new_token()
+    token = await models.ApiToken.create(
+        user_id=user_id,
+        name=name,
+        token_hash=token_digest(secret, runtime.secret_key),
+        scopes=encode_scopes(scopes),
+        is_session=session,
+        created_at=runtime.clock(),
+    )
+    return IssuedToken(secret=secret, token=token)
+
+
+async def register(
+    runtime: Runtime, *, name: str, email: str, password: str
+) -> tuple[models.User, str]:
+    async with in_transaction():
+        user = await create_user(name=name, email=email, password=password)
+        issued = await _issue(runtime, user.id, SESSION_TOKEN_NAME, set(Scope), session=True)
+    return user, issued.secret
+
+
+async def login(runtime: Runtime, *, email: str, password: str) -> tuple[models.User, str]:
+    user = await models.User.filter(email=normalise_email(email)).first()
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise refuse(ErrorCode.INVALID_CREDENTIALS, "Wrong e-mail address or password")
+    issued = await _issue(runtime, user.id, SESSION_TOKEN_NAME, set(Scope), session=True)
+    return user, issued.secret
+
+
+async def issue_token_for(runtime: Runtime, user_id: int, name: str) -> str:
+    """A full-scope token for a user, for the command line (demo data, operators)."""
+    return (await _issue(runtime, user_id, name, set(Scope), session=False)).secret
+
+
+async def create_api_token(
+    runtime: Runtime, principal: Principal, *, name: str, scopes: list[Scope]
+) -> IssuedToken:
+    problems = InputProblems()
+    if not name.strip() or len(name) > 200:
+        problems.add(ErrorCode.INVALID_INPUT, "A token name has 1 to 200 characters", ["name"])
+    if not scopes:
+        problems.add(ErrorCode.INVALID_INPUT, "A token needs at least one scope", ["scopes"])
+    elif not set(scopes) <= principal.scopes:
+        problems.add(
+            ErrorCode.NOT_PERMITTED, "A token cannot grant more than yours has", ["scopes"]
+        )
+    problems.raise_if_any()
+    return await _issue(runtime, principal.user_id, name.strip(), set(scopes), session=False)
+
+
+async def revoke_api_token(
+    runtime: Runtime, principal: Principal, token_id: int | None
+) -> models.ApiToken:
+    token = (
+        await models.ApiToken.filter(id=token_id, user_id=principal.user_id).first()
+        if token_id is not None
+        else None
+    )
+    if token is None:
+        raise refuse(ErrorCode.NOT_FOUND, "No such token", ["id"])
+    if token.revoked_at is None:
+        token.revoked_at = runtime.clock()
+        await token.save(update_fields=["revoked_at"])
+    return token
+
+
+async def authenticate(runtime: Runtime, secret: str) -> Principal | None:
+    """The principal behind a bearer token, or None for an unknown or revoked token."""
+    token = await models.ApiToken.filter(
+        token_hash=token_digest(secret, runtime.secret_key), revoked_at__isnull=True
+    ).select_related("user").first()
+    if token is None:
+        return None
+    now = runtime.clock()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        await models.ApiToken.filter(id=token.id).update(last_used_at=now)
+    return Principal(
+        user_id=token.user_id, is_admin=token.user.is_admin, scopes=decode_scopes(token.scopes)
+    )

@@ -1,0 +1,284 @@
+"""Loading a contract aggregate from its rows, and writing back what an action changed."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.functions import Sum
+
+from app.db import models
+from app.domain.contract import (
+    Contract,
+    ContractStatus,
+    Milestone,
+    MilestoneStatus,
+    Submission,
+    SubmissionStatus,
+)
+from app.domain.ledger import Entry, EntryKind, LedgerTotals
+from app.domain.policy import Policy
+
+Connection = BaseDBAsyncClient
+
+
+class VersionConflict(Exception):
+    """Another transaction changed the contract since it was read; the use case is retried."""
+
+
+def milestone_from_row(row: models.Milestone) -> Milestone:
+    return Milestone(
+        id=row.id,
+        position=row.position or 0,
+        title=row.title,
+        description=row.description,
+        amount=row.amount,
+        due_date=row.due_date,
+        status=MilestoneStatus(row.status),
+        unit_price=row.unit_price,
+        max_units=row.max_units,
+        units_released=row.units_released,
+        funded_amount=row.funded_amount,
+        released_amount=row.released_amount,
+        refunded_amount=row.refunded_amount,
+        auto_release_at=row.auto_release_at,
+        funded_at=row.funded_at,
+        submitted_at=row.submitted_at,
+        released_at=row.released_at,
+    )
+
+
+def submission_from_row(row: models.Submission) -> Submission:
+    return Submission(
+        id=row.id,
+        message=row.message,
+        attachments=list(row.attachments),
+        requested_amount=row.requested_amount,
+        units=row.units,
+        status=SubmissionStatus(row.status),
+        created_at=row.created_at,
+    )
+
+
+async def ledger_totals(contract_ids: Iterable[int], conn: Connection | None = None) -> dict[
+    int, LedgerTotals
+]:
+    """Each contract's entry sums by kind, in one statement."""
+    ids = list(contract_ids)
+    totals = {cid: LedgerTotals.empty() for cid in ids}
+    if not ids:
+        return totals
+    rows = (
+        await models.LedgerEntry.filter(contract_id__in=ids)
+        .using_db(conn)
+        .annotate(total=Sum("amount"))
+        .group_by("contract_id", "kind", "refunded_fee")
+        .values("contract_id", "kind", "refunded_fee", "total")
+    )
+    for row in rows:
+        target = totals[row["contract_id"]]
+        kind = EntryKind(row["kind"])
+        target.by_kind[kind] += int(row["total"])
+        if row["refunded_fee"]:
+            target.fee_refunds[EntryKind(row["refunded_fee"])] += int(row["total"])
+    return totals
+
+
+@dataclasses.dataclass
+class Loaded:
+    """An aggregate and the state it was read in, to write back only what changed."""
+
+    contract: Contract
+    version: int
+    snapshot: dict[int, tuple[Any, ...]]
+    submission_snapshot: dict[int, SubmissionStatus]
+
+
+def _milestone_state(milestone: Milestone) -> tuple[Any, ...]:
+    return dataclasses.astuple(dataclasses.replace(milestone, latest_submission=None))
+
+
+async def load_contract(
+    row: models.Contract, conn: Connection, *, policy: Policy, now: datetime
+) -> Loaded:
+    milestone_rows = (
+        await models.Milestone.filter(contract_id=row.id, deleted=False)
+        .using_db(conn)
+        .order_by("position")
+    )
+    milestones = [milestone_from_row(m) for m in milestone_rows]
+    active = [m for m in milestones if m.is_active]
+    if active:
+        latest = (
+            await models.Submission.filter(milestone_id=active[0].id)
+            .using_db(conn)
+            .order_by("-id")
+            .first()
+        )
+        active[0].latest_submission = submission_from_row(latest) if latest else None
+    contract = Contract(
+        id=row.id,
+        client_id=row.client_id,
+        freelancer_id=row.freelancer_id,
+        title=row.title,
+        description=row.description,
+        currency=row.currency,
+        status=ContractStatus(row.status),
+        created_at=row.created_at,
+        now=now,
+        policy=policy,
+        accepted_at=row.accepted_at,
+        ended_at=row.ended_at,
+        last_sequence=row.last_sequence,
+        milestones=milestones,
+        ledger=(await ledger_totals([row.id], conn))[row.id],
+    )
+    return Loaded(
+        contract=contract,
+        version=row.version,
+        snapshot={m.id: _milestone_state(m) for m in milestones if m.id is not None},
+        submission_snapshot={
+            m.latest_submission.id: m.latest_submission.status
+            for m in milestones
+            if m.latest_submission is not None and m.latest_submission.id is not None
+        },
+    )
+
+
+_MILESTONE_COLUMNS = (
+    "position",
+    "title",
+    "description",
+    "amount",
+    "due_date",
+    "status",
+    "unit_price",
+    "max_units",
+    "units_released",
+    "funded_amount",
+    "released_amount",
+    "refunded_amount",
+    "auto_release_at",
+    "funded_at",
+    "submitted_at",
+    "released_at",
+)
+
+
+def _milestone_values(milestone: Milestone) -> dict[str, Any]:
+    return {column: getattr(milestone, column) for column in _MILESTONE_COLUMNS}
+
+
+async def insert_contract(contract: Contract, conn: Connection) -> None:
+    row = await models.Contract.create(
+        using_db=conn,
+        client_id=contract.client_id,
+        freelancer_id=contract.freelancer_id,
+        title=contract.title,
+        description=contract.description,
+        currency=contract.currency,
+        status=contract.status,
+        created_at=contract.created_at,
+        last_sequence=contract.last_sequence,
+    )
+    contract.id = row.id
+    await _insert_milestones(contract, conn)
+    await _append(contract, conn)
+
+
+async def _insert_milestones(contract: Contract, conn: Connection) -> None:
+    for milestone in contract.milestones:
+        if milestone.id is None:
+            created = await models.Milestone.create(
+                using_db=conn, contract_id=contract.id, **_milestone_values(milestone)
+            )
+            milestone.id = created.id
+
+
+async def save_contract(loaded: Loaded, conn: Connection) -> None:
+    """Write back the aggregate; a concurrent change of the contract raises VersionConflict."""
+    contract = loaded.contract
+    updated = (
+        await models.Contract.filter(id=contract.id, version=loaded.version)
+        .using_db(conn)
+        .update(
+            status=contract.status,
+            accepted_at=contract.accepted_at,
+            ended_at=contract.ended_at,
+            last_sequence=contract.last_sequence,
+            version=loaded.version + 1,
+        )
+    )
+    if updated != 1:
+        raise VersionConflict(f"contract {contract.id} changed concurrently")
+    await _insert_milestones(contract, conn)
+    for milestone in contract.milestones:
+        assert milestone.id is not None
+        if loaded.snapshot.get(milestone.id) != _milestone_state(milestone):
+            await models.Milestone.filter(id=milestone.id).using_db(conn).update(
+                **_milestone_values(milestone)
+            )
+        submission = milestone.latest_submission
+        if submission is None:
+            continue
+        if submission.id is None:
+            created = await models.Submission.create(
+                using_db=conn,
+                milestone_id=milestone.id,
+                message=submission.message,
+                attachments=submission.attachments,
+                requested_amount=submission.requested_amount,
+                units=submission.units,
+                status=submission.status,
+                created_at=submission.created_at,
+            )
+            submission.id = created.id
+        elif loaded.submission_snapshot.get(submission.id) is not submission.status:
+            await models.Submission.filter(id=submission.id).using_db(conn).update(
+                status=submission.status
+            )
+    await _append(contract, conn)
+
+
+async def _append(contract: Contract, conn: Connection) -> None:
+    """Append the new ledger entries and events (never updated afterwards)."""
+    assert contract.id is not None
+    if contract.entries:
+        await models.LedgerEntry.bulk_create(
+            [_entry_row(contract.id, entry, contract.now) for entry in contract.entries],
+            using_db=conn,
+        )
+    if contract.events:
+        await models.ContractEvent.bulk_create(
+            [
+                models.ContractEvent(
+                    contract_id=contract.id,
+                    sequence=event.sequence,
+                    type=event.type,
+                    occurred_at=contract.now,
+                    actor_id=event.actor_id,
+                    milestone_id=event.milestone_id,
+                    change_request_id=event.change_request_id,
+                    amount=event.amount,
+                    message=event.message,
+                )
+                for event in contract.events
+            ],
+            using_db=conn,
+        )
+
+
+def _entry_row(contract_id: int, entry: Entry, now: datetime) -> models.LedgerEntry:
+    return models.LedgerEntry(
+        contract_id=contract_id,
+        milestone_id=entry.milestone_id,
+        kind=entry.kind,
+        amount=entry.amount,
+        debit_account=entry.debit,
+        credit_account=entry.credit,
+        refunded_fee=entry.refunded_fee,
+        created_at=now,
+    )

@@ -1,0 +1,172 @@
+"""The unit of work: one transaction per use case on one contract.
+
+Lock the contract row (PostgreSQL; SQLite serialises transactions on its one connection),
+load the aggregate, check visibility, replay an idempotent retry or run the domain action,
+write back what changed under a version check, and commit. A version conflict reruns the
+whole use case on fresh state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.db import models
+from app.domain.contract import Action, Actor, Contract
+from app.domain.errors import DomainError, ErrorCode, Problem, refuse
+from app.services.repository import (
+    Connection,
+    Loaded,
+    VersionConflict,
+    load_contract,
+    save_contract,
+)
+from app.services.runtime import Runtime
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 5
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a mutation touched, by id; `problems` when it was refused."""
+
+    contract_id: int | None = None
+    milestone_id: int | None = None
+    problems: tuple[Problem, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "contract_id": self.contract_id,
+            "milestone_id": self.milestone_id,
+            "problems": [[p.code, p.message, p.field] for p in self.problems],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Outcome:
+        return cls(
+            contract_id=data["contract_id"],
+            milestone_id=data["milestone_id"],
+            problems=tuple(
+                Problem(ErrorCode(code), message, tuple(field) if field else None)
+                for code, message, field in data["problems"]
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An idempotency key and the request it was sent with."""
+
+    mutation: str
+    key: str
+    request: Mapping[str, Any]
+    action: Action
+
+    @property
+    def request_hash(self) -> str:
+        canonical = json.dumps(self.request, sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def contract_id_of_milestone(milestone_id: int) -> int | None:
+    row = await models.Milestone.filter(id=milestone_id, deleted=False).only(
+        "id", "contract_id"
+    ).first()
+    return row.contract_id if row is not None else None
+
+
+async def run_on_contract(
+    runtime: Runtime,
+    actor: Actor,
+    contract_id: int,
+    act: Callable[[Contract], Outcome],
+    *,
+    idempotency: Idempotency | None = None,
+    field: str = "contractId",
+) -> Outcome:
+    """Run `act` on the contract in one transaction; refusals are raised as DomainError.
+
+    A refusal under an idempotency key is stored and returned in `Outcome.problems`.
+    """
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return await _attempt(runtime, actor, contract_id, act, idempotency, field)
+        except (VersionConflict, IntegrityError):
+            continue
+    raise RuntimeError(f"contract {contract_id} kept changing under {MAX_ATTEMPTS} attempts")
+
+
+async def _attempt(
+    runtime: Runtime,
+    actor: Actor,
+    contract_id: int,
+    act: Callable[[Contract], Outcome],
+    idempotency: Idempotency | None,
+    field: str,
+) -> Outcome:
+    not_found = refuse(ErrorCode.NOT_FOUND, f"No such {field.removesuffix('Id')}", [field])
+    async with in_transaction() as conn:
+        row = (
+            await models.Contract.filter(id=contract_id)
+            .using_db(conn)
+            .select_for_update()
+            .first()
+        )
+        if row is None:
+            raise not_found
+        loaded = await load_contract(row, conn, policy=runtime.policy, now=runtime.clock())
+        if not loaded.contract.is_visible_to(actor):
+            raise not_found
+        if idempotency is None:
+            return await _act(loaded, act, conn)
+        loaded.contract.authorize(actor, idempotency.action)
+        if len(idempotency.key) > MAX_KEY_LENGTH:
+            raise refuse(
+                ErrorCode.INVALID_INPUT,
+                f"An idempotency key is at most {MAX_KEY_LENGTH} characters",
+                ["idempotencyKey"],
+            )
+        stored = (
+            await models.IdempotencyKey.filter(
+                user_id=actor.user_id, mutation=idempotency.mutation, key=idempotency.key
+            )
+            .using_db(conn)
+            .first()
+        )
+        if stored is not None:
+            if stored.request_hash != idempotency.request_hash:
+                raise refuse(
+                    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                    "This idempotency key was used with a different request",
+                    ["idempotencyKey"],
+                )
+            return Outcome.from_json(stored.outcome)
+        try:
+            outcome = await _act(loaded, act, conn)
+        except DomainError as error:
+            outcome = Outcome(contract_id=contract_id, problems=error.problems)
+        await models.IdempotencyKey.create(
+            using_db=conn,
+            user_id=actor.user_id,
+            mutation=idempotency.mutation,
+            key=idempotency.key,
+            request_hash=idempotency.request_hash,
+            outcome=outcome.to_json(),
+            created_at=runtime.clock(),
+        )
+        return outcome
+
+
+async def _act(loaded: Loaded, act: Callable[[Contract], Outcome], conn: Connection) -> Outcome:
+    outcome = act(loaded.contract)
+    await save_contract(loaded, conn)
+    return outcome

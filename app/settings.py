@@ -1,0 +1,149 @@
+"""Settings from the environment (and a `.env` file in the working directory)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.domain.money import MINOR_PER_MAJOR, parse_percent
+from app.domain.policy import Policy
+
+ENV_FILE = ".env"
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class SettingsError(Exception):
+    """A setting that cannot be parsed; the message names it."""
+
+
+def parse_duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(str(value).strip())
+    if not match:
+        raise ValueError("expected a duration such as 90s, 15m, 2h, 14d or plain seconds")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def parse_cents(value: Any) -> int:
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("expected an amount such as 4.95") from None
+    cents = amount * MINOR_PER_MAJOR
+    if not amount.is_finite() or amount < 0 or cents != cents.to_integral_value():
+        raise ValueError("expected a non-negative amount with at most two decimals")
+    return int(cents)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    DATABASE_URL: str = "sqlite://escrow.sqlite3"
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(default=8000, ge=1, le=65535)
+    SECRET_KEY: str = ""
+    AUTO_RELEASE_AFTER: timedelta = timedelta(days=14)
+    REFUND_RESPONSE_WINDOW: timedelta = timedelta(days=7)
+    JOBS_INTERVAL: timedelta = timedelta(seconds=30)
+    CORS_ORIGINS: Annotated[tuple[str, ...], NoDecode] = ()
+    MAX_QUERY_DEPTH: int = Field(default=15, ge=1)
+    MAX_ALIASES: int = Field(default=50, ge=1)
+    MAX_QUERY_COST: int = Field(default=5000, ge=1)
+    RATE_LIMIT_PER_MINUTE: int = Field(default=600, ge=1)
+    GRAPHIQL: bool = True
+    CONTRACT_INITIATION_FEE: int = 495
+    CLIENT_PROCESSING_FEE_PERCENT: int = 300
+    FREELANCER_SERVICE_FEE_PERCENT: int = 1000
+    MIN_MILESTONE_AMOUNT: int = 500
+    MAX_MILESTONES_PER_CONTRACT: int = Field(default=200, ge=1)
+
+    @field_validator("AUTO_RELEASE_AFTER", "REFUND_RESPONSE_WINDOW", "JOBS_INTERVAL", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        duration = parse_duration(value)
+        if duration.total_seconds() <= 0:
+            raise ValueError("a duration must be positive")
+        return duration
+
+    @field_validator("CONTRACT_INITIATION_FEE", "MIN_MILESTONE_AMOUNT", mode="before")
+    @classmethod
+    def _amount(cls, value: Any) -> int:
+        return value if isinstance(value, int) else parse_cents(value)
+
+    @field_validator(
+        "CLIENT_PROCESSING_FEE_PERCENT", "FREELANCER_SERVICE_FEE_PERCENT", mode="before"
+    )
+    @classmethod
+    def _percent(cls, value: Any) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_percent(str(value))
+        except (ValueError, InvalidOperation):
+            raise ValueError("expected a percentage such as 3 or 2.5") from None
+
+    @field_validator("CORS_ORIGINS", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        return tuple(value)
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if value.startswith("postgresql://"):
+            value = "postgres://" + value.removeprefix("postgresql://")
+        if not value.startswith(("sqlite://", "postgres://")):
+            raise ValueError("expected sqlite://PATH or postgres://USER@HOST:PORT/NAME")
+        return value
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.DATABASE_URL.startswith("postgres://")
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(
+            minimum_milestone_amount=self.MIN_MILESTONE_AMOUNT,
+            max_milestones_per_contract=self.MAX_MILESTONES_PER_CONTRACT,
+            auto_release_after=self.AUTO_RELEASE_AFTER,
+            refund_response_window=self.REFUND_RESPONSE_WINDOW,
+            contract_initiation_fee=self.CONTRACT_INITIATION_FEE,
+            client_processing_fee_bps=self.CLIENT_PROCESSING_FEE_PERCENT,
+            freelancer_service_fee_bps=self.FREELANCER_SERVICE_FEE_PERCENT,
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; raise `SettingsError` naming the first one that cannot be parsed."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
+            for e in error.errors()
+        )
+        raise SettingsError(f"Invalid setting {problems}") from None
+
+
+def ensure_secret_key(settings: Settings, env_file: Path = Path(ENV_FILE)) -> Settings:
+    """Without SECRET_KEY, write a random one to `.env` once, and say so."""
+    if settings.SECRET_KEY:
+        return settings
+    key = secrets.token_urlsafe(48)
+    with env_file.open("a", encoding="utf-8") as handle:
+        handle.write(f"SECRET_KEY={key}\n")
+    print(f"No SECRET_KEY was set: wrote a new random one to {env_file.resolve()}")
+    return settings.model_copy(update={"SECRET_KEY": key})
