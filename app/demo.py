@@ -35,10 +35,8 @@ async def _contracts(runtime: Runtime, client: Actor, freelancer: Actor) -> None
             milestones=_drafts(*amounts),
         )
         assert outcome.contract_id is not None
-        ids = await models.Milestone.filter(contract_id=outcome.contract_id).order_by(
-            "position"
-        ).values_list("id", flat=True)
-        return outcome.contract_id, list(ids)
+        rows = await models.Milestone.filter(contract_id=outcome.contract_id).order_by("position")
+        return outcome.contract_id, [row.id for row in rows]
 
     await offer("Logo refresh (open offer)", "250.00", "150.00")
 
@@ -49,8 +47,13 @@ async def _contracts(runtime: Runtime, client: Actor, freelancer: Actor) -> None
     await contracts.accept_contract(runtime, freelancer, cid)
     await contracts.fund_milestone(runtime, client, ms[0], None)
     await contracts.submit_milestone(
-        runtime, freelancer, ms[0], message="Screens attached.",
-        attachments=["https://example.com/screens.pdf"], requested_amount=None, units=None,
+        runtime,
+        freelancer,
+        ms[0],
+        message="Screens attached.",
+        attachments=["https://example.com/screens.pdf"],
+        requested_amount=None,
+        units=None,
     )
 
     cid, ms = await offer("Blog migration (active, partly paid)", "600.00", "200.00")
@@ -87,9 +90,7 @@ async def seed(settings: Settings) -> None:
         users.append(user)
     client, freelancer, admin = users
     if fresh:
-        await _contracts(
-            runtime, Actor(client.id), Actor(freelancer.id)
-        )
+        await _contracts(runtime, Actor(client.id), Actor(freelancer.id))
         print("Loaded the demo users and contracts.")
     else:
         print("The demo data is already loaded; issuing fresh tokens.")

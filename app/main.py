@@ -27,7 +27,9 @@ from app.web.ratelimit import RateLimiter, RateLimitMiddleware
 MAX_BODY = 1_000_000
 
 
-def create_app(settings: Settings, *, runtime: Runtime | None = None, database: bool = True) -> Starlette:
+def create_app(
+    settings: Settings, *, runtime: Runtime | None = None, database: bool = True
+) -> Starlette:
     """The whole server. With `database=False` the caller opens and closes the database."""
     runtime = runtime or Runtime(policy=settings.policy, secret_key=settings.SECRET_KEY)
     schema = build_schema(
@@ -75,7 +77,11 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, database: 
             Mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
-            Middleware(MetricsMiddleware, metrics=metrics, paths=frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})),
+            Middleware(
+                MetricsMiddleware,
+                metrics=metrics,
+                paths=frozenset({"/graphql", "/healthz", "/readyz", "/metrics"}),
+            ),
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.CORS_ORIGINS),

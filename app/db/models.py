@@ -141,9 +141,7 @@ class LedgerEntry(Model):
         indexes = (Index(fields=("contract_id", "id")),)
         constraints = (
             CheckConstraint(check="amount > 0", name="ledger_amount_positive"),
-            CheckConstraint(
-                check="debit_account <> credit_account", name="ledger_accounts_differ"
-            ),
+            CheckConstraint(check="debit_account <> credit_account", name="ledger_accounts_differ"),
         )
 
 

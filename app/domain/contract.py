@@ -172,9 +172,7 @@ def parse_milestone(
     if not title:
         problems.add(ErrorCode.INVALID_INPUT, "A milestone needs a title", [*path, "title"])
     elif len(title) > MAX_TITLE:
-        problems.add(
-            ErrorCode.INVALID_INPUT, f"Title is longer than {MAX_TITLE}", [*path, "title"]
-        )
+        problems.add(ErrorCode.INVALID_INPUT, f"Title is longer than {MAX_TITLE}", [*path, "title"])
     description = draft.description or ""
     if len(description) > MAX_TEXT:
         problems.add(
@@ -188,12 +186,14 @@ def parse_milestone(
         unit_price = _parse_into(draft.unit_price, [*path, "unitPrice"], problems)
         if draft.unit_price is None:
             problems.add(
-                ErrorCode.INVALID_INPUT, "A piece-rate milestone needs unitPrice",
+                ErrorCode.INVALID_INPUT,
+                "A piece-rate milestone needs unitPrice",
                 [*path, "unitPrice"],
             )
         if draft.max_units is None or draft.max_units < 1:
             problems.add(
-                ErrorCode.INVALID_INPUT, "maxUnits must be a whole number of at least 1",
+                ErrorCode.INVALID_INPUT,
+                "maxUnits must be a whole number of at least 1",
                 [*path, "maxUnits"],
             )
         elif unit_price is not None:
@@ -201,7 +201,7 @@ def parse_milestone(
             if amount is not None and amount != product:
                 problems.add(
                     ErrorCode.INVALID_INPUT,
-                    f"amount must equal unitPrice × maxUnits ({format_amount(product)})",
+                    f"amount must equal unitPrice * maxUnits ({format_amount(product)})",
                     [*path, "amount"],
                 )
             amount = product
@@ -302,9 +302,7 @@ class Contract:
                 ["currency"],
             )
         if client_id == freelancer_id:
-            problems.add(
-                ErrorCode.INVALID_INPUT, "You cannot hire yourself", ["freelancerId"]
-            )
+            problems.add(ErrorCode.INVALID_INPUT, "You cannot hire yourself", ["freelancerId"])
         if not milestones:
             problems.add(ErrorCode.INVALID_INPUT, "A contract needs a milestone", ["milestones"])
         if len(milestones) > policy.max_milestones_per_contract:
@@ -434,9 +432,7 @@ class Contract:
         self._allocate(milestone, milestone.amount)
         milestone.status = MilestoneStatus.FUNDED
         milestone.funded_at = self.now
-        self._emit(
-            EventType.MILESTONE_FUNDED, actor.user_id, milestone, amount=milestone.amount
-        )
+        self._emit(EventType.MILESTONE_FUNDED, actor.user_id, milestone, amount=milestone.amount)
         return milestone
 
     def submit(
@@ -507,9 +503,7 @@ class Contract:
         milestone.auto_release_at = None
         if milestone.latest_submission is not None:
             milestone.latest_submission.status = SubmissionStatus.REVISION_REQUESTED
-        self._emit(
-            EventType.MILESTONE_REVISION_REQUESTED, actor.user_id, milestone, message=text
-        )
+        self._emit(EventType.MILESTONE_REVISION_REQUESTED, actor.user_id, milestone, message=text)
         return milestone
 
     def release(
@@ -527,9 +521,7 @@ class Contract:
         problems.raise_if_any()
         self._require_open(Action.RELEASE)
         self._require_milestone(milestone, Action.RELEASE)
-        if end_contract and any(
-            m.status is MilestoneStatus.NOT_FUNDED for m in self.milestones
-        ):
+        if end_contract and any(m.status is MilestoneStatus.NOT_FUNDED for m in self.milestones):
             raise refuse(
                 ErrorCode.INVALID_STATE,
                 "The contract cannot end while milestones remain unfunded",
@@ -577,7 +569,10 @@ class Contract:
                 self.policy.client_processing_fee_bps,
                 milestone.id,
             )
-        if self.ledger.by_kind[EntryKind.INITIATION_FEE] == 0 and self.policy.contract_initiation_fee:
+        if (
+            self.ledger.by_kind[EntryKind.INITIATION_FEE] == 0
+            and self.policy.contract_initiation_fee
+        ):
             self._record(
                 Entry(EntryKind.INITIATION_FEE, self.policy.contract_initiation_fee, milestone.id)
             )
@@ -594,9 +589,9 @@ class Contract:
         milestone.released_amount += amount
         milestone.released_at = self.now
         milestone.auto_release_at = None
-        if milestone.latest_submission is not None:
-            if milestone.latest_submission.status is SubmissionStatus.PENDING:
-                milestone.latest_submission.status = SubmissionStatus.RELEASED
+        submission = milestone.latest_submission
+        if submission is not None and submission.status is SubmissionStatus.PENDING:
+            submission.status = SubmissionStatus.RELEASED
         self._emit(EventType.MILESTONE_RELEASED, actor_id, milestone, amount=amount)
 
     def _refund(self, milestone: Milestone, amount: int, actor_id: int | None) -> None:

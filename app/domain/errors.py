@@ -44,9 +44,7 @@ class DomainError(Exception):
         self.problems = tuple(problems)
 
     @classmethod
-    def one(
-        cls, code: ErrorCode, message: str, field: Sequence[str] | None = None
-    ) -> DomainError:
+    def one(cls, code: ErrorCode, message: str, field: Sequence[str] | None = None) -> DomainError:
         return cls([Problem(code, message, tuple(field) if field is not None else None)])
 
     @property

@@ -38,9 +38,7 @@ def format_amount(cents: int) -> str:
     return f"{sign}{major}.{minor:0{MINOR_DIGITS}d}"
 
 
-def parse_amount(
-    text: str, field: Sequence[str] = ("amount",), *, allow_zero: bool = False
-) -> int:
+def parse_amount(text: str, field: Sequence[str] = ("amount",), *, allow_zero: bool = False) -> int:
     """Parse a positive `Decimal` string into minor units, or refuse with `INVALID_AMOUNT`."""
     match = _NUMBER.match(text) if len(text) <= 32 else None
 

@@ -15,13 +15,13 @@ from app.graphql.ids import decode_id, encode_id
 from app.graphql.types import Node, User
 from app.services import accounts
 
-TokenScopeEnum = strawberry.enum(Scope, name="TokenScope")
+strawberry.enum(Scope, name="TokenScope")
 
 
 @strawberry.type
 class ApiToken(Node):
     name: str
-    scopes: list[TokenScopeEnum]
+    scopes: list[Scope]
     created_at: datetime
     last_used_at: datetime | None
 
@@ -59,7 +59,7 @@ class AuthPayload:
 @strawberry.input
 class CreateApiTokenInput:
     name: str
-    scopes: list[TokenScopeEnum]
+    scopes: list[Scope]
 
 
 @strawberry.type
@@ -112,7 +112,7 @@ class AccountMutation:
                 info.context.runtime,
                 principal,
                 name=input.name,
-                scopes=[Scope(s) for s in input.scopes],
+                scopes=list(input.scopes),
             )
         except DomainError as error:
             return CreateApiTokenPayload(user_errors=user_errors(error))

@@ -13,14 +13,14 @@ from strawberry.extensions import SchemaExtension
 
 from app.domain.errors import DomainError, ErrorCode
 
-UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
+strawberry.enum(ErrorCode, name="UserErrorCode")
 
 logger = logging.getLogger("app.graphql")
 
 
 @strawberry.type
 class UserError:
-    code: UserErrorCode
+    code: ErrorCode
     message: str
     field: list[str] | None
 

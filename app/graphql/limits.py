@@ -79,7 +79,7 @@ class _Walk:
     def _argument(self, node: FieldNode, name: str) -> Any:
         for argument in node.arguments or ():
             if argument.name.value == name:
-                return value_from_ast_untyped(argument.value, self.variables)
+                return value_from_ast_untyped(argument.value, dict(self.variables))
         return None
 
 

@@ -222,9 +222,7 @@ class ContractMutation:
         )
 
     @strawberry.mutation(description="The freelancer submits work on the active milestone.")
-    async def submit_milestone(
-        self, info: Info, input: SubmitMilestoneInput
-    ) -> MilestonePayload:
+    async def submit_milestone(self, info: Info, input: SubmitMilestoneInput) -> MilestonePayload:
         runtime = info.context.runtime
         return await _milestone_payload(
             info,
@@ -240,9 +238,7 @@ class ContractMutation:
         )
 
     @strawberry.mutation(description="The client asks for changes to submitted work.")
-    async def request_revision(
-        self, info: Info, input: RequestRevisionInput
-    ) -> MilestonePayload:
+    async def request_revision(self, info: Info, input: RequestRevisionInput) -> MilestonePayload:
         runtime = info.context.runtime
         return await _milestone_payload(
             info,
@@ -252,9 +248,7 @@ class ContractMutation:
         )
 
     @strawberry.mutation(description="The client releases escrow to the freelancer.")
-    async def release_milestone(
-        self, info: Info, input: ReleaseMilestoneInput
-    ) -> MilestonePayload:
+    async def release_milestone(self, info: Info, input: ReleaseMilestoneInput) -> MilestonePayload:
         runtime = info.context.runtime
         return await _milestone_payload(
             info,

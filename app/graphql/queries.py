@@ -17,7 +17,6 @@ from app.graphql.types import (
     ContractConnection,
     ContractEdge,
     ContractEvent,
-    ContractStatusEnum,
     LedgerEntry,
     Milestone,
     Node,
@@ -28,7 +27,7 @@ from app.graphql.types import (
 )
 from app.services import reads
 
-ContractRoleEnum = strawberry.enum(Role, name="ContractRole")
+strawberry.enum(Role, name="ContractRole")
 
 
 async def visible_contract(info: Info, actor: Actor, contract_id: int | None) -> Contract | None:
@@ -52,8 +51,8 @@ async def visible_milestone(info: Info, actor: Actor, milestone_id: int | None) 
 
 async def _resolve_node(info: Info, actor: Actor, type_name: str, pk: int) -> Node | None:
     if type_name == "User":
-        row = await info.context.loaders.user_by_id.load(pk)
-        return User.from_row(row) if row else None
+        user = await info.context.loaders.user_by_id.load(pk)
+        return User.from_row(user) if user else None
     if type_name == "Contract":
         return await visible_contract(info, actor, pk)
     if type_name == "Milestone":
@@ -72,7 +71,6 @@ async def _resolve_node(info: Info, actor: Actor, type_name: str, pk: int) -> No
         return Submission.from_row(row, contract.currency)
     if isinstance(row, models.ContractEvent):
         return ContractEvent.from_row(row, contract.currency)
-    assert isinstance(row, models.LedgerEntry)
     return LedgerEntry.from_row(row, contract.currency)
 
 
@@ -127,16 +125,16 @@ class Query:
         info: Info,
         first: int | None = None,
         after: str | None = None,
-        status: ContractStatusEnum | None = None,
-        role: ContractRoleEnum | None = None,
+        status: ContractStatus | None = None,
+        role: Role | None = None,
     ) -> ContractConnection:
         actor = await info.context.actor()
         page = await reads.contracts_page(
             actor,
             first=page_size(first),
             after=_contracts_cursor(after),
-            status=ContractStatus(status) if status else None,
-            role=Role(role) if role else None,
+            status=status,
+            role=role,
         )
         for row in page.rows:
             info.context.loaders.contract_by_id.prime(row.id, row)

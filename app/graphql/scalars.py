@@ -6,11 +6,15 @@ from __future__ import annotations
 from typing import NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
-Decimal = strawberry.scalar(
-    NewType("Decimal", str),
+Decimal = NewType("Decimal", str)
+
+DECIMAL_SCALAR: ScalarDefinition = strawberry.scalar(
     name="Decimal",
     description='A decimal amount as a string, such as "25.00".',
     serialize=str,
     parse_value=lambda value: value if isinstance(value, str) else str(value),
 )
+
+SCALARS: dict[object, ScalarDefinition] = {Decimal: DECIMAL_SCALAR}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from app.graphql.accounts import AccountMutation
@@ -11,6 +13,7 @@ from app.graphql.errors import ShapeErrors
 from app.graphql.limits import Limits, request_limits
 from app.graphql.mutations import ContractMutation
 from app.graphql.queries import Query
+from app.graphql.scalars import SCALARS
 from app.graphql.types import ContractEvent, LedgerEntry, Submission, User
 
 
@@ -25,7 +28,11 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(limits: Limits | None = None) -> strawberry.Schema:
-    extensions = [ShapeErrors, ParserCache(maxsize=256), ValidationCache(maxsize=256)]
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        ShapeErrors,
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+    ]
     if limits is not None:
         extensions.append(request_limits(limits))
     return Schema(
@@ -33,7 +40,7 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
         mutation=Mutation,
         types=[User, Submission, LedgerEntry, ContractEvent],
         extensions=extensions,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
     )
 
 

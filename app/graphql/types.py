@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+
 import strawberry
 
 from app.db import models
@@ -22,11 +23,12 @@ from app.graphql.pagination import PageInfo, page_size
 from app.graphql.scalars import Decimal
 from app.services import reads
 
-ContractStatusEnum = strawberry.enum(ContractStatus, name="ContractStatus")
-MilestoneStatusEnum = strawberry.enum(MilestoneStatus, name="MilestoneStatus")
-SubmissionStatusEnum = strawberry.enum(SubmissionStatus, name="SubmissionStatus")
-LedgerEntryKindEnum = strawberry.enum(EntryKind, name="LedgerEntryKind")
-ContractEventTypeEnum = strawberry.enum(EventType, name="ContractEventType")
+# The domain's enums are the schema's enums.
+strawberry.enum(ContractStatus, name="ContractStatus")
+strawberry.enum(MilestoneStatus, name="MilestoneStatus")
+strawberry.enum(SubmissionStatus, name="SubmissionStatus")
+strawberry.enum(EntryKind, name="LedgerEntryKind")
+strawberry.enum(EventType, name="ContractEventType")
 
 
 @strawberry.interface(description="An object with an opaque global id.")
@@ -52,8 +54,12 @@ class User(Node):
 
     @classmethod
     def from_row(cls, row: models.User) -> User:
-        return cls(id=strawberry.ID(encode_id("User", row.id)), name=row.name,
-                   is_admin=row.is_admin, _row=row)
+        return cls(
+            id=strawberry.ID(encode_id("User", row.id)),
+            name=row.name,
+            is_admin=row.is_admin,
+            _row=row,
+        )
 
     @strawberry.field(description="Shown only to the user and to admins.")
     async def email(self, info: Info) -> str | None:
@@ -77,7 +83,7 @@ class Submission(Node):
     requested_amount: Money
     units: int | None
     created_at: datetime
-    status: SubmissionStatusEnum
+    status: SubmissionStatus
 
     @classmethod
     def from_row(cls, row: models.Submission, currency: str) -> Submission:
@@ -99,7 +105,7 @@ class Milestone(Node):
     description: str
     amount: Money
     due_date: date | None
-    status: MilestoneStatusEnum
+    status: MilestoneStatus
     unit_price: Money | None
     max_units: int | None
     units_released: int
@@ -160,12 +166,12 @@ async def load_milestone(info: Info, milestone_id: int) -> Milestone | None:
 
 @strawberry.type
 class LedgerEntry(Node):
-    kind: LedgerEntryKindEnum
+    kind: EntryKind
     amount: Money
     created_at: datetime
     debit_account: str
     credit_account: str
-    refunded_fee: LedgerEntryKindEnum | None
+    refunded_fee: EntryKind | None
     _milestone_id: strawberry.Private[int | None]
 
     @classmethod
@@ -211,7 +217,9 @@ class Escrow:
     _contract_id: strawberry.Private[int]
     _currency: strawberry.Private[str]
 
-    @strawberry.field(description="Every ledger entry of the contract, fees included, oldest first.")
+    @strawberry.field(
+        description="Every ledger entry of the contract, fees included, oldest first."
+    )
     async def entries(
         self, first: int | None = None, after: str | None = None
     ) -> LedgerEntryConnection:
@@ -222,7 +230,9 @@ class Escrow:
             after=int(cursor[0]) if cursor and cursor[0].isdigit() else None,
         )
         edges = [
-            LedgerEntryEdge(cursor=encode_cursor(r.id), node=LedgerEntry.from_row(r, self._currency))
+            LedgerEntryEdge(
+                cursor=encode_cursor(r.id), node=LedgerEntry.from_row(r, self._currency)
+            )
             for r in page.rows
         ]
         return LedgerEntryConnection(
@@ -237,7 +247,7 @@ class Escrow:
 @strawberry.type
 class ContractEvent(Node):
     sequence: int
-    type: ContractEventTypeEnum
+    type: EventType
     occurred_at: datetime
     amount: Money | None
     message: str | None
@@ -291,7 +301,7 @@ class ContractEventConnection:
 class Contract(Node):
     title: str
     description: str
-    status: ContractStatusEnum
+    status: ContractStatus
     currency: str
     created_at: datetime
     accepted_at: datetime | None
@@ -331,10 +341,8 @@ class Contract(Node):
 
     @strawberry.field(description="The funded, submitted or disputed milestone, if any.")
     async def active_milestone(self, info: Info) -> Milestone | None:
-        for milestone in await self.milestones(info):
-            if milestone.status in ACTIVE_STATUSES:
-                return milestone
-        return None
+        milestones: list[Milestone] = await self.milestones(info)
+        return next((m for m in milestones if m.status in ACTIVE_STATUSES), None)
 
     @strawberry.field
     async def escrow(self, info: Info) -> Escrow:
@@ -407,11 +415,8 @@ class Policy:
             auto_release_after_seconds=int(policy.auto_release_after.total_seconds()),
             refund_response_seconds=int(policy.refund_response_window.total_seconds()),
             contract_initiation_fee=Money.of(policy.contract_initiation_fee, currency),
-            client_processing_fee_percent=Decimal(
-                format_percent(policy.client_processing_fee_bps)
-            ),
+            client_processing_fee_percent=Decimal(format_percent(policy.client_processing_fee_bps)),
             freelancer_service_fee_percent=Decimal(
                 format_percent(policy.freelancer_service_fee_bps)
             ),
         )
-

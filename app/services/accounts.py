@@ -148,9 +148,13 @@ async def revoke_api_token(
 
 async def authenticate(runtime: Runtime, secret: str) -> Principal | None:
     """The principal behind a bearer token, or None for an unknown or revoked token."""
-    token = await models.ApiToken.filter(
-        token_hash=token_digest(secret, runtime.secret_key), revoked_at__isnull=True
-    ).select_related("user").first()
+    token = (
+        await models.ApiToken.filter(
+            token_hash=token_digest(secret, runtime.secret_key), revoked_at__isnull=True
+        )
+        .select_related("user")
+        .first()
+    )
     if token is None:
         return None
     now = runtime.clock()

@@ -152,9 +152,7 @@ async def release_milestone(
     idempotency_key: str | None,
 ) -> Outcome:
     def act(contract: Contract) -> Outcome:
-        milestone = contract.release(
-            actor, milestone_id, amount=amount, end_contract=end_contract
-        )
+        milestone = contract.release(actor, milestone_id, amount=amount, end_contract=end_contract)
         return Outcome(contract_id=contract.id, milestone_id=milestone.id)
 
     idempotency = _idempotency(
@@ -187,4 +185,3 @@ def _idempotency(
     if key is None:
         return None
     return Idempotency(mutation=mutation, key=key, request=request, action=action)
-

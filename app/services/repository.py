@@ -63,9 +63,9 @@ def submission_from_row(row: models.Submission) -> Submission:
     )
 
 
-async def ledger_totals(contract_ids: Iterable[int], conn: Connection | None = None) -> dict[
-    int, LedgerTotals
-]:
+async def ledger_totals(
+    contract_ids: Iterable[int], conn: Connection | None = None
+) -> dict[int, LedgerTotals]:
     """Each contract's entry sums by kind, in one statement."""
     ids = list(contract_ids)
     totals = {cid: LedgerTotals.empty() for cid in ids}
@@ -218,8 +218,10 @@ async def save_contract(loaded: Loaded, conn: Connection) -> None:
     for milestone in contract.milestones:
         assert milestone.id is not None
         if loaded.snapshot.get(milestone.id) != _milestone_state(milestone):
-            await models.Milestone.filter(id=milestone.id).using_db(conn).update(
-                **_milestone_values(milestone)
+            await (
+                models.Milestone.filter(id=milestone.id)
+                .using_db(conn)
+                .update(**_milestone_values(milestone))
             )
         submission = milestone.latest_submission
         if submission is None:
@@ -237,8 +239,10 @@ async def save_contract(loaded: Loaded, conn: Connection) -> None:
             )
             submission.id = created.id
         elif loaded.submission_snapshot.get(submission.id) is not submission.status:
-            await models.Submission.filter(id=submission.id).using_db(conn).update(
-                status=submission.status
+            await (
+                models.Submission.filter(id=submission.id)
+                .using_db(conn)
+                .update(status=submission.status)
             )
     await _append(contract, conn)
 

@@ -78,9 +78,11 @@ class Idempotency:
 
 
 async def contract_id_of_milestone(milestone_id: int) -> int | None:
-    row = await models.Milestone.filter(id=milestone_id, deleted=False).only(
-        "id", "contract_id"
-    ).first()
+    row = (
+        await models.Milestone.filter(id=milestone_id, deleted=False)
+        .only("id", "contract_id")
+        .first()
+    )
     return row.contract_id if row is not None else None
 
 
@@ -116,10 +118,7 @@ async def _attempt(
     not_found = refuse(ErrorCode.NOT_FOUND, f"No such {field.removesuffix('Id')}", [field])
     async with in_transaction() as conn:
         row = (
-            await models.Contract.filter(id=contract_id)
-            .using_db(conn)
-            .select_for_update()
-            .first()
+            await models.Contract.filter(id=contract_id).using_db(conn).select_for_update().first()
         )
         if row is None:
             raise not_found

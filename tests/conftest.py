@@ -1,0 +1,72 @@
+"""Database and app fixtures.
+
+`TEST_DATABASE_URL` picks the database: a SQLite file by default, or PostgreSQL
+(`postgres://postgres@127.0.0.1:5432/escrow_test`), which is dropped and created afresh.
+Migrations build the schema, so the committed migrations are what every test runs on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from tortoise.contrib.test import truncate_all_models
+
+from app.db.config import close_database, migrate_database, open_database
+from tests.support import FrozenClock, make_runtime
+
+pytest_plugins = ["tests.api.client"]
+
+
+def database_url(tmp: Path) -> str:
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite://{tmp / 'test.sqlite3'}"
+
+
+def is_postgres() -> bool:
+    return (os.environ.get("TEST_DATABASE_URL") or "").startswith(("postgres://", "postgresql://"))
+
+
+async def _recreate_postgres(url: str) -> None:
+    base, _, name = url.rpartition("/")
+    admin = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1) + "/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def db_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    url = database_url(tmp_path_factory.mktemp("db"))
+    if url.startswith(("postgres://", "postgresql://")):
+        url = "postgres://" + url.split("://", 1)[1]
+        await _recreate_postgres(url)
+    await migrate_database(url)
+    await open_database(url)
+    yield url
+    await close_database()
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[None]:
+    """An empty, migrated database for one test."""
+    yield
+    await truncate_all_models()
+
+
+@pytest.fixture
+def clock() -> Iterator[FrozenClock]:
+    yield FrozenClock()
+
+
+@pytest.fixture
+def runtime(clock: FrozenClock):  # type: ignore[no-untyped-def]
+    return make_runtime(clock)
+
+
+def pytest_report_header() -> str:
+    return f"database: {'PostgreSQL' if is_postgres() else 'SQLite'}"
