@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,6 +92,29 @@ def seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_jobs(args: argparse.Namespace) -> int:
+    from app.services.deadlines import run_due, run_forever
+    from app.services.runtime import Runtime
+
+    settings = _settings()
+    runtime = Runtime(policy=settings.policy, secret_key=settings.SECRET_KEY)
+
+    async def run() -> None:
+        await _open(settings)
+        try:
+            if args.once:
+                print(f"Deadlines applied on {await run_due(runtime)} contract(s).")
+            else:
+                print(f"Running deadlines every {settings.JOBS_INTERVAL}; Ctrl+C stops.")
+                await run_forever(runtime, settings.JOBS_INTERVAL)
+        finally:
+            await close_database()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
 def export_schema(args: argparse.Namespace) -> int:
     from app.graphql.schema import schema
 
@@ -116,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     user_parser.add_argument("--password", required=True)
     user_parser.add_argument("--admin", action="store_true")
     user_parser.set_defaults(run=create_user)
+    jobs_parser = commands.add_parser("run-jobs", help="apply deadlines (auto-release, refunds)")
+    jobs_parser.add_argument("--once", action="store_true", help="one pass, then exit")
+    jobs_parser.set_defaults(run=run_jobs)
     export_parser = commands.add_parser("export-schema", help="write schema.graphql")
     export_parser.add_argument("--output", default="schema.graphql")
     export_parser.set_defaults(run=export_schema)

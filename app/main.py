@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +20,7 @@ from app.db.config import close_database, open_database
 from app.graphql.limits import Limits
 from app.graphql.schema import build_schema
 from app.graphql.view import GraphQLEndpoint
+from app.services.deadlines import run_forever
 from app.services.runtime import Runtime
 from app.settings import Settings
 from app.web.graphiql import STATIC_DIR, STATIC_PATH, graphiql_html
@@ -30,7 +33,8 @@ MAX_BODY = 1_000_000
 def create_app(
     settings: Settings, *, runtime: Runtime | None = None, database: bool = True
 ) -> Starlette:
-    """The whole server. With `database=False` the caller opens and closes the database."""
+    """The whole server. With `database=True` it opens the database and runs the deadline
+    scheduler for its lifetime; with `False` the caller owns both (tests)."""
     runtime = runtime or Runtime(policy=settings.policy, secret_key=settings.SECRET_KEY)
     schema = build_schema(
         Limits(
@@ -59,13 +63,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if database:
-            await open_database(settings.DATABASE_URL)
+        if not database:
+            yield
+            return
+        await open_database(settings.DATABASE_URL)
+        scheduler = asyncio.create_task(run_forever(runtime, settings.JOBS_INTERVAL))
         try:
             yield
         finally:
-            if database:
-                await close_database()
+            scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scheduler
+            await close_database()
 
     return Starlette(
         routes=[

@@ -88,6 +88,7 @@ class Milestone(Model):
     funded_at = fields.DatetimeField(null=True)
     submitted_at = fields.DatetimeField(null=True)
     released_at = fields.DatetimeField(null=True)
+    review_seconds_left = fields.IntField(null=True)
     deleted = fields.BooleanField(default=False)
 
     class Meta:
@@ -162,7 +163,10 @@ class ContractEvent(Model):
         "models.Milestone", related_name="events", null=True, on_delete=fields.RESTRICT
     )
     milestone_id: int | None
-    change_request_id = fields.IntField(null=True)
+    change_request: fields.ForeignKeyNullableRelation[ChangeRequest] = fields.ForeignKeyField(
+        "models.ChangeRequest", related_name="events", null=True, on_delete=fields.RESTRICT
+    )
+    change_request_id: int | None
     amount = fields.BigIntField(null=True)
     message = fields.TextField(null=True)
 
@@ -190,3 +194,80 @@ class IdempotencyKey(Model):
         constraints = (
             UniqueConstraint(fields=("user_id", "mutation", "key"), name="idempotency_unique"),
         )
+
+
+class RefundRequest(Model):
+    id = fields.IntField(primary_key=True)
+    contract: fields.ForeignKeyRelation[Contract] = fields.ForeignKeyField(
+        "models.Contract", related_name="refund_requests", on_delete=fields.CASCADE
+    )
+    contract_id: int
+    milestone: fields.ForeignKeyRelation[Milestone] = fields.ForeignKeyField(
+        "models.Milestone", related_name="refund_requests", on_delete=fields.CASCADE
+    )
+    milestone_id: int
+    amount = fields.BigIntField()
+    reason = fields.TextField()
+    status = fields.CharField(max_length=16)
+    respond_by = fields.DatetimeField()
+    response = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "refund_requests"
+        indexes = (Index(fields=("status", "respond_by")), Index(fields=("contract_id", "id")))
+
+
+class Dispute(Model):
+    id = fields.IntField(primary_key=True)
+    contract: fields.ForeignKeyRelation[Contract] = fields.ForeignKeyField(
+        "models.Contract", related_name="disputes", on_delete=fields.CASCADE
+    )
+    contract_id: int
+    milestone: fields.ForeignKeyRelation[Milestone] = fields.ForeignKeyField(
+        "models.Milestone", related_name="disputes", on_delete=fields.CASCADE
+    )
+    milestone_id: int
+    opened_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="disputes_opened", on_delete=fields.RESTRICT
+    )
+    opened_by_id: int
+    reason = fields.TextField()
+    status = fields.CharField(max_length=16)
+    previous_status = fields.CharField(max_length=20)
+    freelancer_amount = fields.BigIntField(null=True)
+    client_amount = fields.BigIntField(null=True)
+    note = fields.TextField(null=True)
+    resolved_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="disputes_resolved", null=True, on_delete=fields.RESTRICT
+    )
+    resolved_by_id: int | None
+    created_at = fields.DatetimeField()
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "disputes"
+        indexes = (Index(fields=("contract_id", "id")),)
+
+
+class ChangeRequest(Model):
+    id = fields.IntField(primary_key=True)
+    contract: fields.ForeignKeyRelation[Contract] = fields.ForeignKeyField(
+        "models.Contract", related_name="change_requests", on_delete=fields.CASCADE
+    )
+    contract_id: int
+    proposed_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="change_requests", on_delete=fields.RESTRICT
+    )
+    proposed_by_id: int
+    message = fields.TextField()
+    changes: fields.Field[list[dict[str, object]]] = fields.JSONField()
+    status = fields.CharField(max_length=16)
+    reason = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "change_requests"
+        indexes = (Index(fields=("contract_id", "id")),)

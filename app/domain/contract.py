@@ -10,17 +10,35 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
+from app.domain.changes import ChangeDraft, apply_changes, parse_changes
 from app.domain.errors import DomainError, ErrorCode, InputProblems, refuse
 from app.domain.events import Event, EventType
 from app.domain.ledger import Entry, EntryKind, LedgerTotals
+from app.domain.milestones import (
+    MAX_TITLE,
+    Milestone,
+    MilestoneDraft,
+    MilestoneStatus,
+    Submission,
+    SubmissionStatus,
+    check_text,
+    parse_milestone,
+    parse_optional_amount,
+)
 from app.domain.money import CURRENCIES, DEFAULT_CURRENCY, fee, format_amount, parse_amount
 from app.domain.policy import Policy
+from app.domain.requests import (
+    ChangeRequest,
+    ChangeRequestStatus,
+    Dispute,
+    DisputeStatus,
+    RefundRequest,
+    RefundStatus,
+)
 
-MAX_TITLE = 200
-MAX_TEXT = 10_000
 MAX_ATTACHMENTS = 20
 MAX_URL = 2_048
 
@@ -32,23 +50,6 @@ class ContractStatus(StrEnum):
     ENDED = "ENDED"
 
 
-class MilestoneStatus(StrEnum):
-    NOT_FUNDED = "NOT_FUNDED"
-    FUNDED = "FUNDED"
-    SUBMITTED = "SUBMITTED"
-    REVISION_REQUESTED = "REVISION_REQUESTED"
-    RELEASED = "RELEASED"
-    REFUNDED = "REFUNDED"
-    DISPUTED = "DISPUTED"
-    CANCELLED = "CANCELLED"
-
-
-class SubmissionStatus(StrEnum):
-    PENDING = "PENDING"
-    RELEASED = "RELEASED"
-    REVISION_REQUESTED = "REVISION_REQUESTED"
-
-
 class Role(StrEnum):
     CLIENT = "CLIENT"
     FREELANCER = "FREELANCER"
@@ -57,34 +58,40 @@ class Role(StrEnum):
 class Action(StrEnum):
     ACCEPT = "accept the offer"
     DECLINE = "decline the offer"
+    END = "end the contract"
     FUND = "fund a milestone"
     SUBMIT = "submit work"
     REQUEST_REVISION = "request a revision"
     RELEASE = "release payment"
+    COMPLETE = "complete a piece-rate milestone"
     PAY_BONUS = "pay a bonus"
+    PROPOSE_CHANGES = "propose milestone changes"
+    ANSWER_CHANGES = "answer a change request"
+    REQUEST_REFUND = "request a refund"
+    ANSWER_REFUND = "answer a refund request"
+    OPEN_DISPUTE = "open a dispute"
+    WITHDRAW_DISPUTE = "withdraw a dispute"
+    RESOLVE_DISPUTE = "resolve a dispute"
 
 
-ACTIVE_STATUSES = frozenset(
-    {
-        MilestoneStatus.FUNDED,
-        MilestoneStatus.SUBMITTED,
-        MilestoneStatus.REVISION_REQUESTED,
-        MilestoneStatus.DISPUTED,
-    }
-)
-FINISHED_STATUSES = frozenset(
-    {MilestoneStatus.RELEASED, MilestoneStatus.REFUNDED, MilestoneStatus.CANCELLED}
-)
-
-# Who may take each action.
-PERMISSIONS: Mapping[Action, Role] = {
+# Who may take each action: one party, or None for either party. Admins only watch, except
+# that resolving a dispute is theirs alone.
+PERMISSIONS: Mapping[Action, Role | None] = {
     Action.ACCEPT: Role.FREELANCER,
     Action.DECLINE: Role.FREELANCER,
+    Action.END: None,
     Action.FUND: Role.CLIENT,
     Action.SUBMIT: Role.FREELANCER,
     Action.REQUEST_REVISION: Role.CLIENT,
     Action.RELEASE: Role.CLIENT,
+    Action.COMPLETE: Role.CLIENT,
     Action.PAY_BONUS: Role.CLIENT,
+    Action.PROPOSE_CHANGES: None,
+    Action.ANSWER_CHANGES: None,
+    Action.REQUEST_REFUND: Role.CLIENT,
+    Action.ANSWER_REFUND: Role.FREELANCER,
+    Action.OPEN_DISPUTE: None,
+    Action.WITHDRAW_DISPUTE: None,
 }
 
 _WORKING = frozenset(
@@ -96,6 +103,9 @@ TRANSITIONS: Mapping[Action, frozenset[MilestoneStatus]] = {
     Action.SUBMIT: frozenset({MilestoneStatus.FUNDED, MilestoneStatus.REVISION_REQUESTED}),
     Action.REQUEST_REVISION: frozenset({MilestoneStatus.SUBMITTED}),
     Action.RELEASE: _WORKING,
+    Action.COMPLETE: frozenset({MilestoneStatus.FUNDED, MilestoneStatus.REVISION_REQUESTED}),
+    Action.REQUEST_REFUND: _WORKING,
+    Action.OPEN_DISPUTE: _WORKING,
 }
 
 
@@ -103,153 +113,6 @@ TRANSITIONS: Mapping[Action, frozenset[MilestoneStatus]] = {
 class Actor:
     user_id: int
     is_admin: bool = False
-
-
-@dataclass
-class Submission:
-    id: int | None
-    message: str
-    attachments: list[str]
-    requested_amount: int
-    units: int | None
-    status: SubmissionStatus
-    created_at: datetime
-
-
-@dataclass
-class Milestone:
-    id: int | None
-    position: int
-    title: str
-    description: str
-    amount: int
-    due_date: date | None
-    status: MilestoneStatus = MilestoneStatus.NOT_FUNDED
-    unit_price: int | None = None
-    max_units: int | None = None
-    units_released: int = 0
-    funded_amount: int = 0
-    released_amount: int = 0
-    refunded_amount: int = 0
-    auto_release_at: datetime | None = None
-    funded_at: datetime | None = None
-    submitted_at: datetime | None = None
-    released_at: datetime | None = None
-    latest_submission: Submission | None = field(default=None, compare=False)
-
-    @property
-    def remaining(self) -> int:
-        """Escrow still allocated to this milestone."""
-        return self.funded_amount - self.released_amount - self.refunded_amount
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
-
-    @property
-    def is_piece_rate(self) -> bool:
-        return self.unit_price is not None
-
-
-@dataclass(frozen=True)
-class MilestoneDraft:
-    """Milestone fields as a client sent them: text, not yet parsed."""
-
-    title: str | None
-    description: str | None = None
-    amount: str | None = None
-    due_date: date | None = None
-    unit_price: str | None = None
-    max_units: int | None = None
-
-
-def parse_milestone(
-    draft: MilestoneDraft, policy: Policy, path: Sequence[str], problems: InputProblems
-) -> Milestone | None:
-    """Validate a new milestone's fields, reporting every bad one under `path`."""
-    before = len(problems.problems)
-    title = (draft.title or "").strip()
-    if not title:
-        problems.add(ErrorCode.INVALID_INPUT, "A milestone needs a title", [*path, "title"])
-    elif len(title) > MAX_TITLE:
-        problems.add(ErrorCode.INVALID_INPUT, f"Title is longer than {MAX_TITLE}", [*path, "title"])
-    description = draft.description or ""
-    if len(description) > MAX_TEXT:
-        problems.add(
-            ErrorCode.INVALID_INPUT,
-            f"Description is longer than {MAX_TEXT}",
-            [*path, "description"],
-        )
-    amount = _parse_into(draft.amount, [*path, "amount"], problems)
-    unit_price: int | None = None
-    if draft.unit_price is not None or draft.max_units is not None:
-        unit_price = _parse_into(draft.unit_price, [*path, "unitPrice"], problems)
-        if draft.unit_price is None:
-            problems.add(
-                ErrorCode.INVALID_INPUT,
-                "A piece-rate milestone needs unitPrice",
-                [*path, "unitPrice"],
-            )
-        if draft.max_units is None or draft.max_units < 1:
-            problems.add(
-                ErrorCode.INVALID_INPUT,
-                "maxUnits must be a whole number of at least 1",
-                [*path, "maxUnits"],
-            )
-        elif unit_price is not None:
-            product = unit_price * draft.max_units
-            if amount is not None and amount != product:
-                problems.add(
-                    ErrorCode.INVALID_INPUT,
-                    f"amount must equal unitPrice * maxUnits ({format_amount(product)})",
-                    [*path, "amount"],
-                )
-            amount = product
-    elif draft.amount is None:
-        problems.add(ErrorCode.INVALID_INPUT, "A milestone needs an amount", [*path, "amount"])
-    if amount is not None and amount < policy.minimum_milestone_amount:
-        problems.add(
-            ErrorCode.AMOUNT_TOO_SMALL,
-            f"A milestone is at least {format_amount(policy.minimum_milestone_amount)}",
-            [*path, "amount"],
-        )
-    if len(problems.problems) > before or amount is None:
-        return None
-    return Milestone(
-        id=None,
-        position=0,
-        title=title,
-        description=description,
-        amount=amount,
-        due_date=draft.due_date,
-        unit_price=unit_price,
-        max_units=draft.max_units if unit_price is not None else None,
-    )
-
-
-def _parse_into(text: str | None, path: Sequence[str], problems: InputProblems) -> int | None:
-    if text is None:
-        return None
-    try:
-        return parse_amount(text, path)
-    except DomainError as error:
-        problems.extend(error)
-        return None
-
-
-def parse_optional_amount(
-    text: str | None, path: Sequence[str], problems: InputProblems
-) -> int | None:
-    return _parse_into(text, path, problems)
-
-
-def check_text(
-    value: str | None, path: Sequence[str], problems: InputProblems, limit: int = MAX_TEXT
-) -> str:
-    text = value or ""
-    if len(text) > limit:
-        problems.add(ErrorCode.INVALID_INPUT, f"Longer than {limit} characters", path)
-    return text
 
 
 @dataclass
@@ -269,6 +132,10 @@ class Contract:
     last_sequence: int = 0
     milestones: list[Milestone] = field(default_factory=list)
     ledger: LedgerTotals = field(default_factory=LedgerTotals.empty)
+    refunds: list[RefundRequest] = field(default_factory=list)
+    disputes: list[Dispute] = field(default_factory=list)
+    change_requests: list[ChangeRequest] = field(default_factory=list)
+    deleted_milestones: list[Milestone] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
@@ -366,6 +233,40 @@ class Contract:
                 return milestone
         raise refuse(ErrorCode.NOT_FOUND, "No such milestone", ["milestoneId"])
 
+    def pending_refund(self, milestone: Milestone) -> RefundRequest | None:
+        return next(
+            (
+                r
+                for r in self.refunds
+                if r.milestone_id == milestone.id and r.status is RefundStatus.PENDING
+            ),
+            None,
+        )
+
+    @property
+    def pending_change_request(self) -> ChangeRequest | None:
+        return next(
+            (c for c in self.change_requests if c.status is ChangeRequestStatus.PENDING), None
+        )
+
+    def refund_request(self, refund_id: int) -> RefundRequest:
+        found = next((r for r in self.refunds if r.id == refund_id), None)
+        if found is None:
+            raise refuse(ErrorCode.NOT_FOUND, "No such refund request", ["refundRequestId"])
+        return found
+
+    def dispute(self, dispute_id: int) -> Dispute:
+        found = next((d for d in self.disputes if d.id == dispute_id), None)
+        if found is None:
+            raise refuse(ErrorCode.NOT_FOUND, "No such dispute", ["disputeId"])
+        return found
+
+    def change_request(self, change_request_id: int) -> ChangeRequest:
+        found = next((c for c in self.change_requests if c.id == change_request_id), None)
+        if found is None:
+            raise refuse(ErrorCode.NOT_FOUND, "No such change request", ["changeRequestId"])
+        return found
+
     # --- the offer ----------------------------------------------------------------------
 
     def accept(self, actor: Actor) -> None:
@@ -384,7 +285,7 @@ class Contract:
         self._close(actor, ContractStatus.DECLINED, text)
 
     def end(self, actor: Actor, reason: str | None) -> None:
-        role = self._require(actor, None, "end the contract")
+        role = self._require(actor, None, Action.END)
         if self.status is ContractStatus.OFFERED and role is not Role.CLIENT:
             raise refuse(ErrorCode.NOT_PERMITTED, "Only the client may withdraw an offer")
         problems = InputProblems()
@@ -463,8 +364,15 @@ class Contract:
                     f"units must be between 1 and the {remaining_units} that remain",
                     ["units"],
                 )
-            elif requested is None:
-                requested = units * (milestone.unit_price or 0)
+            else:
+                due = units * (milestone.unit_price or 0)
+                if requested is not None and requested != due:
+                    problems.add(
+                        ErrorCode.INVALID_INPUT,
+                        f"requestedAmount must equal units * unitPrice ({format_amount(due)})",
+                        ["requestedAmount"],
+                    )
+                requested = due
         elif units is not None:
             problems.add(
                 ErrorCode.INVALID_INPUT, "units applies to piece-rate milestones only", ["units"]
@@ -472,6 +380,7 @@ class Contract:
         problems.raise_if_any()
         self._require_open(Action.SUBMIT)
         self._require_milestone(milestone, Action.SUBMIT)
+        self._require_no_refund(milestone)
         amount = requested if requested is not None else milestone.funded_amount
         submission = Submission(
             id=None,
@@ -527,17 +436,58 @@ class Contract:
                 "The contract cannot end while milestones remain unfunded",
                 ["endContract"],
             )
-        if value is None:
-            submission = milestone.latest_submission
-            pending = submission is not None and submission.status is SubmissionStatus.PENDING
-            if milestone.status is MilestoneStatus.SUBMITTED and submission and pending:
-                value = submission.requested_amount
-            else:
-                value = milestone.remaining
-        self._pay_out(milestone, value, actor.user_id)
-        milestone.status = MilestoneStatus.RELEASED
+        submission = milestone.latest_submission
+        if submission is not None and submission.status is not SubmissionStatus.PENDING:
+            submission = None
+        if milestone.is_piece_rate:
+            if milestone.status is not MilestoneStatus.SUBMITTED or submission is None:
+                raise refuse(
+                    ErrorCode.INVALID_STATE,
+                    "A piece-rate milestone is paid for submitted units only",
+                    ["milestoneId"],
+                )
+            due = (submission.units or 0) * (milestone.unit_price or 0)
+            if value is not None and value != due:
+                raise refuse(
+                    ErrorCode.INVALID_AMOUNT,
+                    f"The amount must equal the submitted units * unitPrice ({format_amount(due)})",
+                    ["amount"],
+                )
+            value = due
+            units_left = (milestone.max_units or 0) - milestone.units_released
+            if end_contract and (submission.units or 0) < units_left:
+                raise refuse(
+                    ErrorCode.INVALID_STATE,
+                    "The contract cannot end while units of this milestone remain",
+                    ["endContract"],
+                )
+        elif value is None:
+            pending = milestone.status is MilestoneStatus.SUBMITTED and submission is not None
+            value = submission.requested_amount if submission and pending else milestone.remaining
+        self._withdraw_refund(milestone)
+        self._settle(milestone, value, actor.user_id)
         if end_contract:
             self._close(actor, ContractStatus.ENDED, "")
+        return milestone
+
+    def complete(self, actor: Actor, milestone_id: int) -> Milestone:
+        """The client ends a piece-rate milestone; its unpaid escrow becomes available."""
+        milestone = self.milestone(milestone_id)
+        self.authorize(actor, Action.COMPLETE)
+        self._require_open(Action.COMPLETE)
+        if not milestone.is_piece_rate:
+            raise refuse(
+                ErrorCode.INVALID_STATE,
+                "Only a piece-rate milestone is completed; release a fixed-price one",
+                ["milestoneId"],
+            )
+        self._require_milestone(milestone, Action.COMPLETE)
+        self._withdraw_refund(milestone)
+        milestone.auto_release_at = None
+        milestone.review_seconds_left = None
+        milestone.status = (
+            MilestoneStatus.RELEASED if milestone.units_released else MilestoneStatus.CANCELLED
+        )
         return milestone
 
     def pay_bonus(self, actor: Actor, amount: str | None, note: str | None) -> None:
@@ -555,6 +505,317 @@ class Contract:
         self._record_fee(EntryKind.PROCESSING_FEE, value, self.policy.client_processing_fee_bps)
         self._record_fee(EntryKind.SERVICE_FEE, value, self.policy.freelancer_service_fee_bps)
         self._emit(EventType.BONUS_PAID, actor.user_id, amount=value, message=text)
+
+    # --- refunds --------------------------------------------------------------------------
+
+    def request_refund(
+        self, actor: Actor, milestone_id: int, amount: str | None, reason: str | None
+    ) -> RefundRequest:
+        milestone = self.milestone(milestone_id)
+        self.authorize(actor, Action.REQUEST_REFUND)
+        problems = InputProblems()
+        value = parse_optional_amount(amount, ["amount"], problems)
+        text = check_text(reason, ["reason"], problems)
+        problems.raise_if_any()
+        self._require_open(Action.REQUEST_REFUND)
+        self._require_milestone(milestone, Action.REQUEST_REFUND)
+        self._require_no_refund(milestone)
+        if value is None:
+            value = milestone.remaining
+        elif value > milestone.remaining:
+            raise refuse(
+                ErrorCode.INVALID_AMOUNT,
+                f"At most the milestone's escrow, {format_amount(milestone.remaining)}",
+                ["amount"],
+            )
+        request = RefundRequest(
+            id=None,
+            milestone_id=self._id_of(milestone),
+            amount=value,
+            reason=text,
+            status=RefundStatus.PENDING,
+            respond_by=self.now + self.policy.refund_response_window,
+            created_at=self.now,
+        )
+        self.refunds.append(request)
+        self._pause_review(milestone)
+        self._emit(
+            EventType.REFUND_REQUESTED, actor.user_id, milestone, amount=value, message=text or None
+        )
+        return request
+
+    def answer_refund(
+        self, actor: Actor, refund_id: int, *, approve: bool, message: str | None
+    ) -> RefundRequest:
+        request = self.refund_request(refund_id)
+        self.authorize(actor, Action.ANSWER_REFUND)
+        problems = InputProblems()
+        text = check_text(message, ["message"], problems)
+        problems.raise_if_any()
+        if request.status is not RefundStatus.PENDING:
+            raise refuse(ErrorCode.INVALID_STATE, f"The refund request is {request.status}")
+        request.response = text or None
+        if approve:
+            self._approve_refund(request, actor.user_id)
+        else:
+            milestone = self.milestone(request.milestone_id)
+            request.status = RefundStatus.DECLINED
+            request.resolved_at = self.now
+            self._resume_review(milestone)
+            self._emit(EventType.REFUND_DECLINED, actor.user_id, milestone, message=text or None)
+        return request
+
+    def _approve_refund(self, request: RefundRequest, actor_id: int | None) -> None:
+        """The amount goes back to the client; the rest of a fixed-price milestone's escrow is
+        released to the freelancer, while a piece-rate milestone's rest becomes available."""
+        milestone = self.milestone(request.milestone_id)
+        request.status = RefundStatus.APPROVED
+        request.resolved_at = self.now
+        self._emit(EventType.REFUND_APPROVED, actor_id, milestone, amount=request.amount)
+        self._refund(milestone, min(request.amount, milestone.remaining), actor_id)
+        if milestone.remaining and not milestone.is_piece_rate:
+            self._pay_out(milestone, milestone.remaining, actor_id)
+        self._finish(milestone)
+
+    def _withdraw_refund(self, milestone: Milestone) -> None:
+        request = self.pending_refund(milestone)
+        if request is not None:
+            request.status = RefundStatus.WITHDRAWN
+            request.resolved_at = self.now
+
+    # --- disputes -------------------------------------------------------------------------
+
+    def open_dispute(self, actor: Actor, milestone_id: int, reason: str | None) -> Dispute:
+        milestone = self.milestone(milestone_id)
+        self.authorize(actor, Action.OPEN_DISPUTE)
+        problems = InputProblems()
+        text = check_text(reason, ["reason"], problems)
+        if not text.strip():
+            problems.add(ErrorCode.INVALID_INPUT, "A dispute needs a reason", ["reason"])
+        problems.raise_if_any()
+        self._require_open(Action.OPEN_DISPUTE)
+        self._require_milestone(milestone, Action.OPEN_DISPUTE)
+        self._require_no_refund(milestone)
+        dispute = Dispute(
+            id=None,
+            milestone_id=self._id_of(milestone),
+            opened_by=actor.user_id,
+            reason=text,
+            status=DisputeStatus.OPEN,
+            previous_status=milestone.status,
+            created_at=self.now,
+        )
+        self.disputes.append(dispute)
+        self._pause_review(milestone)
+        milestone.status = MilestoneStatus.DISPUTED
+        self._emit(EventType.DISPUTE_OPENED, actor.user_id, milestone, message=text)
+        return dispute
+
+    def withdraw_dispute(self, actor: Actor, dispute_id: int) -> Dispute:
+        dispute = self.dispute(dispute_id)
+        self.authorize(actor, Action.WITHDRAW_DISPUTE)
+        if actor.user_id != dispute.opened_by:
+            raise refuse(ErrorCode.NOT_PERMITTED, "Only who opened the dispute may withdraw it")
+        if dispute.status is not DisputeStatus.OPEN:
+            raise refuse(ErrorCode.INVALID_STATE, f"The dispute is {dispute.status}")
+        milestone = self.milestone(dispute.milestone_id)
+        dispute.status = DisputeStatus.WITHDRAWN
+        dispute.resolved_at = self.now
+        milestone.status = dispute.previous_status
+        self._resume_review(milestone)
+        self._emit(EventType.DISPUTE_WITHDRAWN, actor.user_id, milestone)
+        return dispute
+
+    def resolve_dispute(
+        self,
+        actor: Actor,
+        dispute_id: int,
+        *,
+        freelancer_amount: str,
+        client_amount: str,
+        note: str | None,
+    ) -> Dispute:
+        dispute = self.dispute(dispute_id)
+        self.authorize(actor, Action.RESOLVE_DISPUTE)
+        problems = InputProblems()
+        to_freelancer = self._parse_part(freelancer_amount, "freelancerAmount", problems)
+        to_client = self._parse_part(client_amount, "clientAmount", problems)
+        text = check_text(note, ["note"], problems)
+        problems.raise_if_any()
+        assert to_freelancer is not None and to_client is not None
+        if dispute.status is not DisputeStatus.OPEN:
+            raise refuse(ErrorCode.INVALID_STATE, f"The dispute is {dispute.status}")
+        milestone = self.milestone(dispute.milestone_id)
+        if to_freelancer + to_client != milestone.remaining:
+            raise refuse(
+                ErrorCode.INVALID_AMOUNT,
+                "The parts must add up to the milestone's escrow, "
+                f"{format_amount(milestone.remaining)}",
+                ["freelancerAmount"],
+            )
+        dispute.status = DisputeStatus.RESOLVED
+        dispute.freelancer_amount, dispute.client_amount = to_freelancer, to_client
+        dispute.note, dispute.resolved_by, dispute.resolved_at = (
+            text or None,
+            actor.user_id,
+            self.now,
+        )
+        self._emit(
+            EventType.DISPUTE_RESOLVED,
+            actor.user_id,
+            milestone,
+            amount=to_freelancer + to_client,
+            message=text or None,
+        )
+        if to_client:
+            self._refund(milestone, to_client, actor.user_id)
+        if to_freelancer:
+            self._pay_out(milestone, to_freelancer, actor.user_id)
+        self._finish(milestone)
+        return dispute
+
+    @staticmethod
+    def _parse_part(text: str, field_name: str, problems: InputProblems) -> int | None:
+        try:
+            return parse_amount(text, [field_name], allow_zero=True)
+        except DomainError as error:
+            problems.extend(error)
+            return None
+
+    # --- change requests ------------------------------------------------------------------
+
+    def propose_changes(
+        self, actor: Actor, drafts: Sequence[ChangeDraft], message: str | None
+    ) -> ChangeRequest:
+        self.authorize(actor, Action.PROPOSE_CHANGES)
+        problems = InputProblems()
+        text = check_text(message, ["message"], problems)
+        try:
+            changes = parse_changes(drafts, self.policy)
+        except DomainError as error:
+            problems.extend(error)
+        problems.raise_if_any()
+        if self.status is not ContractStatus.ACTIVE:
+            raise refuse(ErrorCode.INVALID_STATE, "Milestones change only on an active contract")
+        if self.pending_change_request is not None:
+            raise refuse(
+                ErrorCode.CHANGE_REQUEST_PENDING,
+                "Another change request is pending; it must be answered or withdrawn first",
+            )
+        apply_changes(self.milestones, changes, self.policy)
+        request = ChangeRequest(
+            id=None,
+            proposed_by=actor.user_id,
+            message=text,
+            changes=changes,
+            status=ChangeRequestStatus.PENDING,
+            created_at=self.now,
+        )
+        self.change_requests.append(request)
+        self._emit(
+            EventType.CHANGE_REQUEST_PROPOSED,
+            actor.user_id,
+            message=text or None,
+            change_request=request,
+        )
+        return request
+
+    def accept_change_request(self, actor: Actor, change_request_id: int) -> ChangeRequest:
+        request = self._answerable(actor, change_request_id)
+        try:
+            plan = apply_changes(self.milestones, request.changes, self.policy)
+        except DomainError as error:
+            raise refuse(
+                ErrorCode.STALE_CHANGE_REQUEST,
+                "The contract moved on since this request was made: "
+                + "; ".join(p.message for p in error.problems),
+            ) from None
+        self.milestones = plan.milestones
+        self.deleted_milestones.extend(plan.deleted)
+        request.status = ChangeRequestStatus.ACCEPTED
+        request.resolved_at = self.now
+        self._emit(EventType.CHANGE_REQUEST_ACCEPTED, actor.user_id, change_request=request)
+        return request
+
+    def decline_change_request(
+        self, actor: Actor, change_request_id: int, reason: str | None
+    ) -> ChangeRequest:
+        problems = InputProblems()
+        text = check_text(reason, ["reason"], problems)
+        request = self._answerable(actor, change_request_id, problems)
+        request.status = ChangeRequestStatus.DECLINED
+        request.resolved_at = self.now
+        request.reason = text or None
+        self._emit(
+            EventType.CHANGE_REQUEST_DECLINED,
+            actor.user_id,
+            message=text or None,
+            change_request=request,
+        )
+        return request
+
+    def withdraw_change_request(self, actor: Actor, change_request_id: int) -> ChangeRequest:
+        request = self.change_request(change_request_id)
+        self.authorize(actor, Action.ANSWER_CHANGES)
+        if actor.user_id != request.proposed_by:
+            raise refuse(ErrorCode.NOT_PERMITTED, "Only who proposed the changes may withdraw them")
+        if request.status is not ChangeRequestStatus.PENDING:
+            raise refuse(ErrorCode.INVALID_STATE, f"The change request is {request.status}")
+        self._withdraw_change_request(request, actor.user_id)
+        return request
+
+    def _answerable(
+        self, actor: Actor, change_request_id: int, problems: InputProblems | None = None
+    ) -> ChangeRequest:
+        """The pending request, answered by the party who did not propose it."""
+        request = self.change_request(change_request_id)
+        self.authorize(actor, Action.ANSWER_CHANGES)
+        if actor.user_id == request.proposed_by:
+            raise refuse(
+                ErrorCode.NOT_PERMITTED, "The other party answers a change request; withdraw it"
+            )
+        if problems is not None:
+            problems.raise_if_any()
+        if request.status is not ChangeRequestStatus.PENDING:
+            raise refuse(ErrorCode.INVALID_STATE, f"The change request is {request.status}")
+        return request
+
+    def _withdraw_change_request(self, request: ChangeRequest, actor_id: int) -> None:
+        request.status = ChangeRequestStatus.WITHDRAWN
+        request.resolved_at = self.now
+        self._emit(EventType.CHANGE_REQUEST_WITHDRAWN, actor_id, change_request=request)
+
+    # --- deadlines --------------------------------------------------------------------------
+
+    def apply_deadlines(self) -> bool:
+        """Take every deadline that has passed: refund requests unanswered in time are
+        approved, submitted work unreviewed in time is released. Returns whether any fired."""
+        fired = False
+        for milestone in list(self.milestones):
+            request = self.pending_refund(milestone)
+            if request is not None:
+                if request.respond_by <= self.now:
+                    self._approve_refund(request, None)
+                    fired = True
+                continue
+            due = milestone.auto_release_at
+            submission = milestone.latest_submission
+            if (
+                milestone.status is MilestoneStatus.SUBMITTED
+                and due is not None
+                and due <= self.now
+                and submission is not None
+            ):
+                self._settle(milestone, min(submission.requested_amount, milestone.remaining), None)
+                fired = True
+        return fired
+
+    @property
+    def next_deadline(self) -> datetime | None:
+        deadlines = [m.auto_release_at for m in self.milestones if m.auto_release_at] + [
+            r.respond_by for r in self.refunds if r.status is RefundStatus.PENDING
+        ]
+        return min(deadlines, default=None)
 
     # --- money movements ------------------------------------------------------------------
 
@@ -577,6 +838,26 @@ class Contract:
                 Entry(EntryKind.INITIATION_FEE, self.policy.contract_initiation_fee, milestone.id)
             )
         milestone.funded_amount += amount
+
+    def _settle(self, milestone: Milestone, amount: int, actor_id: int | None) -> None:
+        """Pay for the milestone's work: all of it, or the submitted units of a piece-rate one
+        (which stays active while units remain)."""
+        submission = milestone.latest_submission
+        self._pay_out(milestone, amount, actor_id)
+        if milestone.is_piece_rate and submission is not None:
+            milestone.units_released += submission.units or 0
+            if milestone.units_released < (milestone.max_units or 0):
+                milestone.status = MilestoneStatus.FUNDED
+                return
+        milestone.status = MilestoneStatus.RELEASED
+
+    def _finish(self, milestone: Milestone) -> None:
+        """A milestone ended with money going both ways: RELEASED if the freelancer got any."""
+        milestone.status = (
+            MilestoneStatus.RELEASED if milestone.released_amount else MilestoneStatus.REFUNDED
+        )
+        milestone.auto_release_at = None
+        milestone.review_seconds_left = None
 
     def _pay_out(self, milestone: Milestone, amount: int, actor_id: int | None) -> None:
         """Release `amount` of the milestone to the freelancer, topping its escrow up first."""
@@ -602,15 +883,15 @@ class Contract:
     def _close(self, actor: Actor, status: ContractStatus, reason: str) -> None:
         """Decline, withdraw or end: every escrowed cent goes back to the client."""
         was_offer = self.status is ContractStatus.OFFERED
+        pending = self.pending_change_request
+        if pending is not None:
+            self._withdraw_change_request(pending, actor.user_id)
         for milestone in self.milestones:
             if milestone.is_active:
-                self._refund(milestone, milestone.remaining, actor.user_id)
-                milestone.auto_release_at = None
-                milestone.status = (
-                    MilestoneStatus.RELEASED
-                    if milestone.released_amount
-                    else MilestoneStatus.REFUNDED
-                )
+                self._withdraw_refund(milestone)
+                if milestone.remaining:
+                    self._refund(milestone, milestone.remaining, actor.user_id)
+                self._finish(milestone)
             elif milestone.status is MilestoneStatus.NOT_FUNDED:
                 milestone.status = MilestoneStatus.CANCELLED
         unallocated = self.available
@@ -651,6 +932,7 @@ class Contract:
         *,
         amount: int | None = None,
         message: str | None = None,
+        change_request: ChangeRequest | None = None,
     ) -> None:
         self.last_sequence += 1
         self.events.append(
@@ -661,12 +943,37 @@ class Contract:
                 milestone_id=milestone.id if milestone is not None else None,
                 amount=amount,
                 message=message,
+                change_request=change_request,
             )
         )
+
+    def _pause_review(self, milestone: Milestone) -> None:
+        """Stop the review clock, keeping the time that was left."""
+        if milestone.auto_release_at is not None:
+            left = max(0, int((milestone.auto_release_at - self.now).total_seconds()))
+            milestone.review_seconds_left = left
+            milestone.auto_release_at = None
+
+    def _resume_review(self, milestone: Milestone) -> None:
+        if milestone.review_seconds_left is not None:
+            if milestone.status is MilestoneStatus.SUBMITTED:
+                milestone.auto_release_at = self.now + timedelta(
+                    seconds=milestone.review_seconds_left
+                )
+            milestone.review_seconds_left = None
+
+    @staticmethod
+    def _id_of(milestone: Milestone) -> int:
+        assert milestone.id is not None, "a stored milestone has an id"
+        return milestone.id
 
     # --- checks ---------------------------------------------------------------------------
 
     def authorize(self, actor: Actor, action: Action) -> None:
+        if action is Action.RESOLVE_DISPUTE:
+            if not actor.is_admin:
+                raise refuse(ErrorCode.NOT_PERMITTED, "Only an admin may resolve a dispute")
+            return
         self._require(actor, PERMISSIONS[action], str(action))
 
     def _require(self, actor: Actor, role: Role | None, doing: str) -> Role:
@@ -691,6 +998,14 @@ class Contract:
         raise refuse(
             ErrorCode.INVALID_STATE, f"Cannot {action} while the contract is {self.status}"
         )
+
+    def _require_no_refund(self, milestone: Milestone) -> None:
+        if self.pending_refund(milestone) is not None:
+            raise refuse(
+                ErrorCode.REFUND_PENDING,
+                "A refund request on this milestone awaits the freelancer's answer",
+                ["milestoneId"],
+            )
 
     @staticmethod
     def _require_milestone(milestone: Milestone, action: Action) -> None:

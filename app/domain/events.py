@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+from app.domain.requests import ChangeRequest
 
 
 class EventType(StrEnum):
@@ -39,4 +41,4 @@ class Event:
     milestone_id: int | None = None
     amount: int | None = None
     message: str | None = None
-    change_request_id: int | None = None
+    change_request: ChangeRequest | None = field(default=None, compare=False)

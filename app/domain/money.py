@@ -20,7 +20,7 @@ MINOR_PER_MAJOR = 10**MINOR_DIGITS
 MAX_AMOUNT = 1_000_000_000 * MINOR_PER_MAJOR
 BASIS_POINTS = 10_000
 
-_NUMBER = re.compile(r"^(-?)(\d+)(?:\.(\d+))?$")
+_NUMBER = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def format_amount(cents: int) -> str:
 
 def parse_amount(text: str, field: Sequence[str] = ("amount",), *, allow_zero: bool = False) -> int:
     """Parse a positive `Decimal` string into minor units, or refuse with `INVALID_AMOUNT`."""
-    match = _NUMBER.match(text) if len(text) <= 32 else None
+    match = _NUMBER.fullmatch(text) if len(text) <= 32 else None
 
     def invalid(reason: str) -> DomainError:
         return DomainError.one(ErrorCode.INVALID_AMOUNT, f"{reason}: {text[:40]!r}", field)

@@ -31,3 +31,15 @@ class Loaders:
     ledger_totals_by_contract: DataLoader[int, LedgerTotals] = field(
         default_factory=lambda: DataLoader(reads.ledger_totals_by_contract)
     )
+    change_requests_by_contract: DataLoader[int, list[models.ChangeRequest]] = field(
+        default_factory=lambda: DataLoader(reads.change_requests_by_contract)
+    )
+    change_request_by_id: DataLoader[int, models.ChangeRequest | None] = field(
+        default_factory=lambda: DataLoader(reads.change_requests_by_id)
+    )
+    refunds_by_milestone: DataLoader[int, list[models.RefundRequest]] = field(
+        default_factory=lambda: DataLoader(reads.refunds_by_milestone)
+    )
+    disputes_by_milestone: DataLoader[int, list[models.Dispute]] = field(
+        default_factory=lambda: DataLoader(reads.disputes_by_milestone)
+    )

@@ -7,8 +7,9 @@ from datetime import date
 
 import strawberry
 
-from app.domain.contract import Actor, MilestoneDraft
+from app.domain.contract import Actor
 from app.domain.errors import DomainError, ErrorCode, refuse
+from app.domain.milestones import MilestoneDraft
 from app.graphql.context import Info
 from app.graphql.errors import UserError, user_errors
 from app.graphql.ids import decode_id
@@ -102,6 +103,11 @@ class ReleaseMilestoneInput:
 
 
 @strawberry.input
+class CompleteMilestoneInput:
+    milestone_id: strawberry.ID
+
+
+@strawberry.input
 class PayBonusInput:
     contract_id: strawberry.ID
     amount: Decimal
@@ -109,7 +115,7 @@ class PayBonusInput:
     idempotency_key: str | None = None
 
 
-def _id(global_id: str, type_name: str, field: str) -> int:
+def node_id(global_id: str, type_name: str, field: str) -> int:
     pk = decode_id(global_id, type_name)
     if pk is None:
         raise refuse(ErrorCode.NOT_FOUND, f"No such {type_name.lower()}", [field])
@@ -169,7 +175,7 @@ class ContractMutation:
         return await _contract_payload(
             info,
             lambda actor: contracts.accept_contract(
-                runtime, actor, _id(input.contract_id, "Contract", "contractId")
+                runtime, actor, node_id(input.contract_id, "Contract", "contractId")
             ),
         )
 
@@ -179,7 +185,7 @@ class ContractMutation:
         return await _contract_payload(
             info,
             lambda actor: contracts.decline_contract(
-                runtime, actor, _id(input.contract_id, "Contract", "contractId"), input.reason
+                runtime, actor, node_id(input.contract_id, "Contract", "contractId"), input.reason
             ),
         )
 
@@ -189,7 +195,7 @@ class ContractMutation:
         return await _contract_payload(
             info,
             lambda actor: contracts.end_contract(
-                runtime, actor, _id(input.contract_id, "Contract", "contractId"), input.reason
+                runtime, actor, node_id(input.contract_id, "Contract", "contractId"), input.reason
             ),
         )
 
@@ -201,7 +207,7 @@ class ContractMutation:
             lambda actor: contracts.pay_bonus(
                 runtime,
                 actor,
-                _id(input.contract_id, "Contract", "contractId"),
+                node_id(input.contract_id, "Contract", "contractId"),
                 amount=input.amount,
                 note=input.note,
                 idempotency_key=input.idempotency_key,
@@ -216,7 +222,7 @@ class ContractMutation:
             lambda actor: contracts.fund_milestone(
                 runtime,
                 actor,
-                _id(input.milestone_id, "Milestone", "milestoneId"),
+                node_id(input.milestone_id, "Milestone", "milestoneId"),
                 input.idempotency_key,
             ),
         )
@@ -229,7 +235,7 @@ class ContractMutation:
             lambda actor: contracts.submit_milestone(
                 runtime,
                 actor,
-                _id(input.milestone_id, "Milestone", "milestoneId"),
+                node_id(input.milestone_id, "Milestone", "milestoneId"),
                 message=input.message,
                 attachments=input.attachments or [],
                 requested_amount=input.requested_amount,
@@ -243,7 +249,10 @@ class ContractMutation:
         return await _milestone_payload(
             info,
             lambda actor: contracts.request_revision(
-                runtime, actor, _id(input.milestone_id, "Milestone", "milestoneId"), input.message
+                runtime,
+                actor,
+                node_id(input.milestone_id, "Milestone", "milestoneId"),
+                input.message,
             ),
         )
 
@@ -255,9 +264,23 @@ class ContractMutation:
             lambda actor: contracts.release_milestone(
                 runtime,
                 actor,
-                _id(input.milestone_id, "Milestone", "milestoneId"),
+                node_id(input.milestone_id, "Milestone", "milestoneId"),
                 amount=input.amount,
                 end_contract=input.end_contract,
                 idempotency_key=input.idempotency_key,
+            ),
+        )
+
+    @strawberry.mutation(
+        description="The client ends a piece-rate milestone; its unpaid escrow becomes available."
+    )
+    async def complete_milestone(
+        self, info: Info, input: CompleteMilestoneInput
+    ) -> MilestonePayload:
+        runtime = info.context.runtime
+        return await _milestone_payload(
+            info,
+            lambda actor: contracts.complete_milestone(
+                runtime, actor, node_id(input.milestone_id, "Milestone", "milestoneId")
             ),
         )

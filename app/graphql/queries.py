@@ -12,6 +12,7 @@ from app.graphql.accounts import ApiToken
 from app.graphql.context import Info
 from app.graphql.ids import decode_any, decode_cursor, decode_id, encode_cursor
 from app.graphql.pagination import PageInfo, page_size
+from app.graphql.request_types import ChangeRequest, Dispute, RefundRequest
 from app.graphql.types import (
     Contract,
     ContractConnection,
@@ -69,23 +70,52 @@ async def _resolve_node(info: Info, actor: Actor, type_name: str, pk: int) -> No
         return None
     if isinstance(row, models.Submission):
         return Submission.from_row(row, contract.currency)
+    if isinstance(row, models.ChangeRequest):
+        return ChangeRequest.from_row(row, contract.currency)
+    if isinstance(row, models.RefundRequest):
+        return RefundRequest.from_row(row, contract.currency)
+    if isinstance(row, models.Dispute):
+        return Dispute.from_row(row, contract.currency)
     if isinstance(row, models.ContractEvent):
         return ContractEvent.from_row(row, contract.currency)
     return LedgerEntry.from_row(row, contract.currency)
 
 
-async def _owner_of(
-    type_name: str, pk: int
-) -> tuple[models.Submission | models.ContractEvent | models.LedgerEntry, int] | None:
+Owned = (
+    models.Submission
+    | models.ContractEvent
+    | models.LedgerEntry
+    | models.ChangeRequest
+    | models.RefundRequest
+    | models.Dispute
+)
+_OWNED_BY_CONTRACT: dict[
+    str,
+    type[
+        models.ContractEvent
+        | models.LedgerEntry
+        | models.ChangeRequest
+        | models.RefundRequest
+        | models.Dispute
+    ],
+] = {
+    "ContractEvent": models.ContractEvent,
+    "LedgerEntry": models.LedgerEntry,
+    "ChangeRequest": models.ChangeRequest,
+    "RefundRequest": models.RefundRequest,
+    "Dispute": models.Dispute,
+}
+
+
+async def _owner_of(type_name: str, pk: int) -> tuple[Owned, int] | None:
+    """A contract's object by type and id, with the id of the contract it belongs to."""
+    model = _OWNED_BY_CONTRACT.get(type_name)
+    if model is not None:
+        row = await model.filter(id=pk).first()
+        return (row, row.contract_id) if row else None
     if type_name == "Submission":
         submission = await models.Submission.filter(id=pk).select_related("milestone").first()
         return (submission, submission.milestone.contract_id) if submission else None
-    if type_name == "ContractEvent":
-        event = await models.ContractEvent.filter(id=pk).first()
-        return (event, event.contract_id) if event else None
-    if type_name == "LedgerEntry":
-        entry = await models.LedgerEntry.filter(id=pk).first()
-        return (entry, entry.contract_id) if entry else None
     return None
 
 

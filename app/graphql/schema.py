@@ -13,12 +13,14 @@ from app.graphql.errors import ShapeErrors
 from app.graphql.limits import Limits, request_limits
 from app.graphql.mutations import ContractMutation
 from app.graphql.queries import Query
+from app.graphql.request_mutations import RequestMutation
+from app.graphql.request_types import ChangeRequest, Dispute, RefundRequest
 from app.graphql.scalars import SCALARS
 from app.graphql.types import ContractEvent, LedgerEntry, Submission, User
 
 
 @strawberry.type
-class Mutation(AccountMutation, ContractMutation):
+class Mutation(AccountMutation, ContractMutation, RequestMutation):
     pass
 
 
@@ -38,7 +40,7 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        types=[User, Submission, LedgerEntry, ContractEvent],
+        types=[User, Submission, LedgerEntry, ContractEvent, ChangeRequest, RefundRequest, Dispute],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
     )

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from app.db import models
-from app.domain.contract import (
-    ACTIVE_STATUSES,
-    ContractStatus,
-    MilestoneStatus,
-    SubmissionStatus,
-)
+from app.domain.contract import ContractStatus
 from app.domain.events import EventType
 from app.domain.ledger import EntryKind
+from app.domain.milestones import ACTIVE_STATUSES, MilestoneStatus, SubmissionStatus
 from app.domain.money import format_amount, format_percent
 from app.domain.policy import Policy as DomainPolicy
 from app.graphql.context import Info
@@ -22,6 +19,14 @@ from app.graphql.ids import decode_cursor, encode_cursor, encode_id
 from app.graphql.pagination import PageInfo, page_size
 from app.graphql.scalars import Decimal
 from app.services import reads
+
+if TYPE_CHECKING:
+    from app.graphql.request_types import ChangeRequest, Dispute, RefundRequest
+
+_REQUESTS = "app.graphql.request_types"
+ChangeRequestRef = Annotated["ChangeRequest", strawberry.lazy(_REQUESTS)]
+RefundRequestRef = Annotated["RefundRequest", strawberry.lazy(_REQUESTS)]
+DisputeRef = Annotated["Dispute", strawberry.lazy(_REQUESTS)]
 
 # The domain's enums are the schema's enums.
 strawberry.enum(ContractStatus, name="ContractStatus")
@@ -154,6 +159,28 @@ class Milestone(Node):
         rows = await info.context.loaders.submissions_by_milestone.load(self._row.id)
         return [Submission.from_row(r, self._currency) for r in rows]
 
+    @strawberry.field(description="The refund request awaiting the freelancer's answer.")
+    async def pending_refund_request(self, info: Info) -> RefundRequestRef | None:
+        from app.graphql.request_types import RefundRequest
+
+        rows = await info.context.loaders.refunds_by_milestone.load(self._row.id)
+        pending = next((r for r in rows if r.status == "PENDING"), None)
+        return RefundRequest.from_row(pending, self._currency) if pending else None
+
+    @strawberry.field(description="Every refund request of the milestone, oldest first.")
+    async def refund_requests(self, info: Info) -> list[RefundRequestRef]:
+        from app.graphql.request_types import RefundRequest
+
+        rows = await info.context.loaders.refunds_by_milestone.load(self._row.id)
+        return [RefundRequest.from_row(r, self._currency) for r in rows]
+
+    @strawberry.field(description="The milestone's latest dispute, open or settled.")
+    async def dispute(self, info: Info) -> DisputeRef | None:
+        from app.graphql.request_types import Dispute
+
+        rows = await info.context.loaders.disputes_by_milestone.load(self._row.id)
+        return Dispute.from_row(rows[-1], self._currency) if rows else None
+
 
 async def load_milestone(info: Info, milestone_id: int) -> Milestone | None:
     row = await info.context.loaders.milestone_by_id.load(milestone_id)
@@ -283,6 +310,15 @@ class ContractEvent(Node):
             return None
         return await load_milestone(info, self._row.milestone_id)
 
+    @strawberry.field
+    async def change_request(self, info: Info) -> ChangeRequestRef | None:
+        from app.graphql.request_types import ChangeRequest
+
+        if self._row.change_request_id is None:
+            return None
+        row = await info.context.loaders.change_request_by_id.load(self._row.change_request_id)
+        return ChangeRequest.from_row(row, self._currency) if row else None
+
 
 @strawberry.type
 class ContractEventEdge:
@@ -343,6 +379,21 @@ class Contract(Node):
     async def active_milestone(self, info: Info) -> Milestone | None:
         milestones: list[Milestone] = await self.milestones(info)
         return next((m for m in milestones if m.status in ACTIVE_STATUSES), None)
+
+    @strawberry.field(description="The change request awaiting an answer, if any.")
+    async def pending_change_request(self, info: Info) -> ChangeRequestRef | None:
+        from app.graphql.request_types import ChangeRequest
+
+        rows = await info.context.loaders.change_requests_by_contract.load(self._row.id)
+        pending = next((r for r in rows if r.status == "PENDING"), None)
+        return ChangeRequest.from_row(pending, self._row.currency) if pending else None
+
+    @strawberry.field(description="Every change request, oldest first.")
+    async def change_requests(self, info: Info) -> list[ChangeRequestRef]:
+        from app.graphql.request_types import ChangeRequest
+
+        rows = await info.context.loaders.change_requests_by_contract.load(self._row.id)
+        return [ChangeRequest.from_row(r, self._row.currency) for r in rows]
 
     @strawberry.field
     async def escrow(self, info: Info) -> Escrow:

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from tortoise.transactions import in_transaction
 
 from app.db import models
-from app.domain.contract import Action, Actor, Contract, MilestoneDraft
+from app.domain.contract import Action, Actor, Contract
 from app.domain.errors import ErrorCode, refuse
+from app.domain.milestones import MilestoneDraft
 from app.services.repository import insert_contract
 from app.services.runtime import Runtime
-from app.services.unit import Idempotency, Outcome, contract_id_of_milestone, run_on_contract
+from app.services.unit import (
+    ContractAction,
+    Idempotency,
+    Outcome,
+    Touched,
+    contract_id_of_milestone,
+    run_on_contract,
+)
 
 
 async def create_contract(
@@ -41,14 +49,10 @@ async def create_contract(
     return Outcome(contract_id=contract.id)
 
 
-def _contract_outcome(contract: Contract) -> Outcome:
-    return Outcome(contract_id=contract.id)
-
-
 async def accept_contract(runtime: Runtime, actor: Actor, contract_id: int) -> Outcome:
-    def act(contract: Contract) -> Outcome:
+    def act(contract: Contract) -> Touched:
         contract.accept(actor)
-        return _contract_outcome(contract)
+        return Touched()
 
     return await run_on_contract(runtime, actor, contract_id, act)
 
@@ -56,9 +60,9 @@ async def accept_contract(runtime: Runtime, actor: Actor, contract_id: int) -> O
 async def decline_contract(
     runtime: Runtime, actor: Actor, contract_id: int, reason: str | None
 ) -> Outcome:
-    def act(contract: Contract) -> Outcome:
+    def act(contract: Contract) -> Touched:
         contract.decline(actor, reason)
-        return _contract_outcome(contract)
+        return Touched()
 
     return await run_on_contract(runtime, actor, contract_id, act)
 
@@ -66,9 +70,9 @@ async def decline_contract(
 async def end_contract(
     runtime: Runtime, actor: Actor, contract_id: int, reason: str | None
 ) -> Outcome:
-    def act(contract: Contract) -> Outcome:
+    def act(contract: Contract) -> Touched:
         contract.end(actor, reason)
-        return _contract_outcome(contract)
+        return Touched()
 
     return await run_on_contract(runtime, actor, contract_id, act)
 
@@ -82,9 +86,9 @@ async def pay_bonus(
     note: str | None,
     idempotency_key: str | None,
 ) -> Outcome:
-    def act(contract: Contract) -> Outcome:
+    def act(contract: Contract) -> Touched:
         contract.pay_bonus(actor, amount, note)
-        return _contract_outcome(contract)
+        return Touched()
 
     idempotency = _idempotency(
         "payBonus",
@@ -98,9 +102,8 @@ async def pay_bonus(
 async def fund_milestone(
     runtime: Runtime, actor: Actor, milestone_id: int, idempotency_key: str | None
 ) -> Outcome:
-    def act(contract: Contract) -> Outcome:
-        milestone = contract.fund(actor, milestone_id)
-        return Outcome(contract_id=contract.id, milestone_id=milestone.id)
+    def act(contract: Contract) -> Touched:
+        return Touched(milestone=contract.fund(actor, milestone_id))
 
     idempotency = _idempotency(
         "fundMilestone", idempotency_key, Action.FUND, {"milestoneId": milestone_id}
@@ -118,16 +121,17 @@ async def submit_milestone(
     requested_amount: str | None,
     units: int | None,
 ) -> Outcome:
-    def act(contract: Contract) -> Outcome:
-        milestone = contract.submit(
-            actor,
-            milestone_id,
-            message=message,
-            attachments=attachments,
-            requested_amount=requested_amount,
-            units=units,
+    def act(contract: Contract) -> Touched:
+        return Touched(
+            milestone=contract.submit(
+                actor,
+                milestone_id,
+                message=message,
+                attachments=attachments,
+                requested_amount=requested_amount,
+                units=units,
+            )
         )
-        return Outcome(contract_id=contract.id, milestone_id=milestone.id)
 
     return await _on_milestone(runtime, actor, milestone_id, act)
 
@@ -135,9 +139,8 @@ async def submit_milestone(
 async def request_revision(
     runtime: Runtime, actor: Actor, milestone_id: int, message: str | None
 ) -> Outcome:
-    def act(contract: Contract) -> Outcome:
-        milestone = contract.request_revision(actor, milestone_id, message)
-        return Outcome(contract_id=contract.id, milestone_id=milestone.id)
+    def act(contract: Contract) -> Touched:
+        return Touched(milestone=contract.request_revision(actor, milestone_id, message))
 
     return await _on_milestone(runtime, actor, milestone_id, act)
 
@@ -151,9 +154,12 @@ async def release_milestone(
     end_contract: bool,
     idempotency_key: str | None,
 ) -> Outcome:
-    def act(contract: Contract) -> Outcome:
-        milestone = contract.release(actor, milestone_id, amount=amount, end_contract=end_contract)
-        return Outcome(contract_id=contract.id, milestone_id=milestone.id)
+    def act(contract: Contract) -> Touched:
+        return Touched(
+            milestone=contract.release(
+                actor, milestone_id, amount=amount, end_contract=end_contract
+            )
+        )
 
     idempotency = _idempotency(
         "releaseMilestone",
@@ -168,7 +174,7 @@ async def _on_milestone(
     runtime: Runtime,
     actor: Actor,
     milestone_id: int,
-    act: Callable[[Contract], Outcome],
+    act: ContractAction,
     idempotency: Idempotency | None = None,
 ) -> Outcome:
     contract_id = await contract_id_of_milestone(milestone_id)
@@ -185,3 +191,10 @@ def _idempotency(
     if key is None:
         return None
     return Idempotency(mutation=mutation, key=key, request=request, action=action)
+
+
+async def complete_milestone(runtime: Runtime, actor: Actor, milestone_id: int) -> Outcome:
+    def act(contract: Contract) -> Touched:
+        return Touched(milestone=contract.complete(actor, milestone_id))
+
+    return await _on_milestone(runtime, actor, milestone_id, act)

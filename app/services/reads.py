@@ -11,8 +11,9 @@ from typing import Generic, TypeVar
 from tortoise.expressions import Q
 
 from app.db import models
-from app.domain.contract import ACTIVE_STATUSES, Actor, ContractStatus, MilestoneStatus, Role
+from app.domain.contract import Actor, ContractStatus, Role
 from app.domain.ledger import LedgerTotals
+from app.domain.milestones import ACTIVE_STATUSES, MilestoneStatus
 from app.services.repository import ledger_totals
 
 RowT = TypeVar("RowT")
@@ -129,3 +130,29 @@ async def api_tokens_of(user_id: int) -> list[models.ApiToken]:
     return await models.ApiToken.filter(
         user_id=user_id, is_session=False, revoked_at__isnull=True
     ).order_by("id")
+
+
+async def change_requests_by_contract(ids: Sequence[int]) -> list[list[models.ChangeRequest]]:
+    grouped: dict[int, list[models.ChangeRequest]] = defaultdict(list)
+    for row in await models.ChangeRequest.filter(contract_id__in=set(ids)).order_by("id"):
+        grouped[row.contract_id].append(row)
+    return [grouped[i] for i in ids]
+
+
+async def change_requests_by_id(ids: Sequence[int]) -> list[models.ChangeRequest | None]:
+    rows = {c.id: c for c in await models.ChangeRequest.filter(id__in=set(ids))}
+    return [rows.get(i) for i in ids]
+
+
+async def refunds_by_milestone(ids: Sequence[int]) -> list[list[models.RefundRequest]]:
+    grouped: dict[int, list[models.RefundRequest]] = defaultdict(list)
+    for row in await models.RefundRequest.filter(milestone_id__in=set(ids)).order_by("id"):
+        grouped[row.milestone_id].append(row)
+    return [grouped[i] for i in ids]
+
+
+async def disputes_by_milestone(ids: Sequence[int]) -> list[list[models.Dispute]]:
+    grouped: dict[int, list[models.Dispute]] = defaultdict(list)
+    for row in await models.Dispute.filter(milestone_id__in=set(ids)).order_by("id"):
+        grouped[row.milestone_id].append(row)
+    return [grouped[i] for i in ids]

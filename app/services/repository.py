@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Sum
 
 from app.db import models
-from app.domain.contract import (
-    Contract,
-    ContractStatus,
-    Milestone,
-    MilestoneStatus,
-    Submission,
-    SubmissionStatus,
-)
+from app.domain.contract import Contract, ContractStatus
 from app.domain.ledger import Entry, EntryKind, LedgerTotals
+from app.domain.milestones import Milestone, MilestoneStatus, Submission, SubmissionStatus
 from app.domain.policy import Policy
+from app.domain.requests import (
+    ChangeAction,
+    ChangeRequest,
+    ChangeRequestStatus,
+    Dispute,
+    DisputeStatus,
+    MilestoneChange,
+    RefundRequest,
+    RefundStatus,
+)
 
 Connection = BaseDBAsyncClient
 
@@ -48,6 +52,80 @@ def milestone_from_row(row: models.Milestone) -> Milestone:
         funded_at=row.funded_at,
         submitted_at=row.submitted_at,
         released_at=row.released_at,
+        review_seconds_left=row.review_seconds_left,
+    )
+
+
+def refund_from_row(row: models.RefundRequest) -> RefundRequest:
+    return RefundRequest(
+        id=row.id,
+        milestone_id=row.milestone_id,
+        amount=row.amount,
+        reason=row.reason,
+        status=RefundStatus(row.status),
+        respond_by=row.respond_by,
+        created_at=row.created_at,
+        resolved_at=row.resolved_at,
+        response=row.response,
+    )
+
+
+def dispute_from_row(row: models.Dispute) -> Dispute:
+    return Dispute(
+        id=row.id,
+        milestone_id=row.milestone_id,
+        opened_by=row.opened_by_id,
+        reason=row.reason,
+        status=DisputeStatus(row.status),
+        previous_status=MilestoneStatus(row.previous_status),
+        created_at=row.created_at,
+        freelancer_amount=row.freelancer_amount,
+        client_amount=row.client_amount,
+        note=row.note,
+        resolved_by=row.resolved_by_id,
+        resolved_at=row.resolved_at,
+    )
+
+
+def change_from_json(data: dict[str, Any]) -> MilestoneChange:
+    due = data.get("due_date")
+    return MilestoneChange(
+        action=ChangeAction(data["action"]),
+        milestone_id=data.get("milestone_id"),
+        title=data.get("title"),
+        description=data.get("description"),
+        amount=data.get("amount"),
+        due_date=date.fromisoformat(due) if due else None,
+        position=data.get("position"),
+        unit_price=data.get("unit_price"),
+        max_units=data.get("max_units"),
+    )
+
+
+def change_to_json(change: MilestoneChange) -> dict[str, Any]:
+    return {
+        "action": str(change.action),
+        "milestone_id": change.milestone_id,
+        "title": change.title,
+        "description": change.description,
+        "amount": change.amount,
+        "due_date": change.due_date.isoformat() if change.due_date else None,
+        "position": change.position,
+        "unit_price": change.unit_price,
+        "max_units": change.max_units,
+    }
+
+
+def change_request_from_row(row: models.ChangeRequest) -> ChangeRequest:
+    return ChangeRequest(
+        id=row.id,
+        proposed_by=row.proposed_by_id,
+        message=row.message,
+        changes=[change_from_json(c) for c in row.changes],
+        status=ChangeRequestStatus(row.status),
+        created_at=row.created_at,
+        resolved_at=row.resolved_at,
+        reason=row.reason,
     )
 
 
@@ -95,6 +173,16 @@ class Loaded:
     version: int
     snapshot: dict[int, tuple[Any, ...]]
     submission_snapshot: dict[int, SubmissionStatus]
+    requests_snapshot: dict[tuple[str, int], tuple[Any, ...]]
+
+
+def _requests_state(contract: Contract) -> dict[tuple[str, int], tuple[Any, ...]]:
+    rows: list[RefundRequest | Dispute | ChangeRequest] = [
+        *contract.refunds,
+        *contract.disputes,
+        *contract.change_requests,
+    ]
+    return {(type(r).__name__, r.id): dataclasses.astuple(r) for r in rows if r.id is not None}
 
 
 def _milestone_state(milestone: Milestone) -> tuple[Any, ...]:
@@ -135,6 +223,18 @@ async def load_contract(
         last_sequence=row.last_sequence,
         milestones=milestones,
         ledger=(await ledger_totals([row.id], conn))[row.id],
+        refunds=[
+            refund_from_row(r)
+            for r in await models.RefundRequest.filter(contract_id=row.id).using_db(conn)
+        ],
+        disputes=[
+            dispute_from_row(d)
+            for d in await models.Dispute.filter(contract_id=row.id).using_db(conn)
+        ],
+        change_requests=[
+            change_request_from_row(c)
+            for c in await models.ChangeRequest.filter(contract_id=row.id).using_db(conn)
+        ],
     )
     return Loaded(
         contract=contract,
@@ -145,6 +245,7 @@ async def load_contract(
             for m in milestones
             if m.latest_submission is not None and m.latest_submission.id is not None
         },
+        requests_snapshot=_requests_state(contract),
     )
 
 
@@ -165,6 +266,7 @@ _MILESTONE_COLUMNS = (
     "funded_at",
     "submitted_at",
     "released_at",
+    "review_seconds_left",
 )
 
 
@@ -215,6 +317,12 @@ async def save_contract(loaded: Loaded, conn: Connection) -> None:
     if updated != 1:
         raise VersionConflict(f"contract {contract.id} changed concurrently")
     await _insert_milestones(contract, conn)
+    for milestone in contract.deleted_milestones:
+        await (
+            models.Milestone.filter(id=milestone.id)
+            .using_db(conn)
+            .update(deleted=True, position=None)
+        )
     for milestone in contract.milestones:
         assert milestone.id is not None
         if loaded.snapshot.get(milestone.id) != _milestone_state(milestone):
@@ -244,7 +352,83 @@ async def save_contract(loaded: Loaded, conn: Connection) -> None:
                 .using_db(conn)
                 .update(status=submission.status)
             )
+    await _save_requests(loaded, conn)
     await _append(contract, conn)
+
+
+def _changed(loaded: Loaded, row: RefundRequest | Dispute | ChangeRequest) -> bool:
+    assert row.id is not None
+    return loaded.requests_snapshot.get((type(row).__name__, row.id)) != dataclasses.astuple(row)
+
+
+async def _save_requests(loaded: Loaded, conn: Connection) -> None:
+    """Insert new refund requests, disputes and change requests; update the changed ones."""
+    contract = loaded.contract
+    for refund in contract.refunds:
+        values: dict[str, Any] = {
+            "amount": refund.amount,
+            "reason": refund.reason,
+            "status": refund.status,
+            "respond_by": refund.respond_by,
+            "response": refund.response,
+            "resolved_at": refund.resolved_at,
+        }
+        if refund.id is None:
+            created = await models.RefundRequest.create(
+                using_db=conn,
+                contract_id=contract.id,
+                milestone_id=refund.milestone_id,
+                created_at=refund.created_at,
+                **values,
+            )
+            refund.id = created.id
+        elif _changed(loaded, refund):
+            await models.RefundRequest.filter(id=refund.id).using_db(conn).update(**values)
+    for dispute in contract.disputes:
+        values = {
+            "status": dispute.status,
+            "freelancer_amount": dispute.freelancer_amount,
+            "client_amount": dispute.client_amount,
+            "note": dispute.note,
+            "resolved_by_id": dispute.resolved_by,
+            "resolved_at": dispute.resolved_at,
+        }
+        if dispute.id is None:
+            opened = await models.Dispute.create(
+                using_db=conn,
+                contract_id=contract.id,
+                milestone_id=dispute.milestone_id,
+                opened_by_id=dispute.opened_by,
+                reason=dispute.reason,
+                previous_status=dispute.previous_status,
+                created_at=dispute.created_at,
+                **values,
+            )
+            dispute.id = opened.id
+        elif _changed(loaded, dispute):
+            await models.Dispute.filter(id=dispute.id).using_db(conn).update(**values)
+    for request in contract.change_requests:
+        for change in request.changes:
+            if change.added is not None:
+                change.milestone_id = change.added.id
+        values = {
+            "changes": [change_to_json(c) for c in request.changes],
+            "status": request.status,
+            "reason": request.reason,
+            "resolved_at": request.resolved_at,
+        }
+        if request.id is None:
+            proposed = await models.ChangeRequest.create(
+                using_db=conn,
+                contract_id=contract.id,
+                proposed_by_id=request.proposed_by,
+                message=request.message,
+                created_at=request.created_at,
+                **values,
+            )
+            request.id = proposed.id
+        elif _changed(loaded, request):
+            await models.ChangeRequest.filter(id=request.id).using_db(conn).update(**values)
 
 
 async def _append(contract: Contract, conn: Connection) -> None:
@@ -265,7 +449,7 @@ async def _append(contract: Contract, conn: Connection) -> None:
                     occurred_at=contract.now,
                     actor_id=event.actor_id,
                     milestone_id=event.milestone_id,
-                    change_request_id=event.change_request_id,
+                    change_request_id=event.change_request.id if event.change_request else None,
                     amount=event.amount,
                     message=event.message,
                 )

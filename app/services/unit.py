@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
@@ -20,6 +20,8 @@ from tortoise.transactions import in_transaction
 from app.db import models
 from app.domain.contract import Action, Actor, Contract
 from app.domain.errors import DomainError, ErrorCode, Problem, refuse
+from app.domain.milestones import Milestone
+from app.domain.requests import ChangeRequest, Dispute, RefundRequest
 from app.services.repository import (
     Connection,
     Loaded,
@@ -41,25 +43,48 @@ class Outcome:
 
     contract_id: int | None = None
     milestone_id: int | None = None
+    refund_request_id: int | None = None
+    dispute_id: int | None = None
+    change_request_id: int | None = None
     problems: tuple[Problem, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "contract_id": self.contract_id,
-            "milestone_id": self.milestone_id,
-            "problems": [[p.code, p.message, p.field] for p in self.problems],
+        data: dict[str, Any] = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name != "problems"
         }
+        data["problems"] = [[p.code, p.message, p.field] for p in self.problems]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Outcome:
-        return cls(
-            contract_id=data["contract_id"],
-            milestone_id=data["milestone_id"],
-            problems=tuple(
-                Problem(ErrorCode(code), message, tuple(field) if field else None)
-                for code, message, field in data["problems"]
-            ),
+        ids = {f.name: data.get(f.name) for f in fields(cls) if f.name != "problems"}
+        problems = tuple(
+            Problem(ErrorCode(code), message, tuple(field) if field else None)
+            for code, message, field in data["problems"]
         )
+        return cls(**ids, problems=problems)
+
+
+@dataclass(frozen=True)
+class Touched:
+    """The objects an action changed, named by id in its Outcome once they are stored."""
+
+    milestone: Milestone | None = None
+    refund: RefundRequest | None = None
+    dispute: Dispute | None = None
+    change_request: ChangeRequest | None = None
+
+    def outcome(self, contract: Contract) -> Outcome:
+        return Outcome(
+            contract_id=contract.id,
+            milestone_id=self.milestone.id if self.milestone else None,
+            refund_request_id=self.refund.id if self.refund else None,
+            dispute_id=self.dispute.id if self.dispute else None,
+            change_request_id=self.change_request.id if self.change_request else None,
+        )
+
+
+ContractAction = Callable[[Contract], Touched]
 
 
 @dataclass(frozen=True)
@@ -90,7 +115,7 @@ async def run_on_contract(
     runtime: Runtime,
     actor: Actor,
     contract_id: int,
-    act: Callable[[Contract], Outcome],
+    act: ContractAction,
     *,
     idempotency: Idempotency | None = None,
     field: str = "contractId",
@@ -111,61 +136,91 @@ async def _attempt(
     runtime: Runtime,
     actor: Actor,
     contract_id: int,
-    act: Callable[[Contract], Outcome],
+    act: ContractAction,
     idempotency: Idempotency | None,
     field: str,
 ) -> Outcome:
     not_found = refuse(ErrorCode.NOT_FOUND, f"No such {field.removesuffix('Id')}", [field])
+    refusal: DomainError | None = None
     async with in_transaction() as conn:
-        row = (
-            await models.Contract.filter(id=contract_id).using_db(conn).select_for_update().first()
+        loaded = await _lock_and_load(runtime, contract_id, conn)
+        if loaded is None or not loaded.contract.is_visible_to(actor):
+            raise not_found
+        deadlines_fired = loaded.contract.apply_deadlines()
+        if deadlines_fired:
+            # A passed deadline takes effect before the action, and stays even if the action
+            # is then refused.
+            await save_contract(loaded, conn)
+            loaded = await _lock_and_load(runtime, contract_id, conn)
+            assert loaded is not None
+        try:
+            outcome = await _run(runtime, actor, loaded, act, idempotency, conn)
+        except DomainError as error:
+            if not deadlines_fired:
+                raise
+            refusal = error
+    if refusal is not None:
+        raise refusal
+    return outcome
+
+
+async def _lock_and_load(runtime: Runtime, contract_id: int, conn: Connection) -> Loaded | None:
+    row = await models.Contract.filter(id=contract_id).using_db(conn).select_for_update().first()
+    if row is None:
+        return None
+    return await load_contract(row, conn, policy=runtime.policy, now=runtime.clock())
+
+
+async def _run(
+    runtime: Runtime,
+    actor: Actor,
+    loaded: Loaded,
+    act: ContractAction,
+    idempotency: Idempotency | None,
+    conn: Connection,
+) -> Outcome:
+    """Run the action, or under an idempotency key replay the first outcome of the request."""
+    if idempotency is None:
+        return await _act(loaded, act, conn)
+    loaded.contract.authorize(actor, idempotency.action)
+    if len(idempotency.key) > MAX_KEY_LENGTH:
+        raise refuse(
+            ErrorCode.INVALID_INPUT,
+            f"An idempotency key is at most {MAX_KEY_LENGTH} characters",
+            ["idempotencyKey"],
         )
-        if row is None:
-            raise not_found
-        loaded = await load_contract(row, conn, policy=runtime.policy, now=runtime.clock())
-        if not loaded.contract.is_visible_to(actor):
-            raise not_found
-        if idempotency is None:
-            return await _act(loaded, act, conn)
-        loaded.contract.authorize(actor, idempotency.action)
-        if len(idempotency.key) > MAX_KEY_LENGTH:
+    stored = (
+        await models.IdempotencyKey.filter(
+            user_id=actor.user_id, mutation=idempotency.mutation, key=idempotency.key
+        )
+        .using_db(conn)
+        .first()
+    )
+    if stored is not None:
+        if stored.request_hash != idempotency.request_hash:
             raise refuse(
-                ErrorCode.INVALID_INPUT,
-                f"An idempotency key is at most {MAX_KEY_LENGTH} characters",
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                "This idempotency key was used with a different request",
                 ["idempotencyKey"],
             )
-        stored = (
-            await models.IdempotencyKey.filter(
-                user_id=actor.user_id, mutation=idempotency.mutation, key=idempotency.key
-            )
-            .using_db(conn)
-            .first()
-        )
-        if stored is not None:
-            if stored.request_hash != idempotency.request_hash:
-                raise refuse(
-                    ErrorCode.IDEMPOTENCY_KEY_REUSED,
-                    "This idempotency key was used with a different request",
-                    ["idempotencyKey"],
-                )
-            return Outcome.from_json(stored.outcome)
-        try:
-            outcome = await _act(loaded, act, conn)
-        except DomainError as error:
-            outcome = Outcome(contract_id=contract_id, problems=error.problems)
-        await models.IdempotencyKey.create(
-            using_db=conn,
-            user_id=actor.user_id,
-            mutation=idempotency.mutation,
-            key=idempotency.key,
-            request_hash=idempotency.request_hash,
-            outcome=outcome.to_json(),
-            created_at=runtime.clock(),
-        )
-        return outcome
-
-
-async def _act(loaded: Loaded, act: Callable[[Contract], Outcome], conn: Connection) -> Outcome:
-    outcome = act(loaded.contract)
-    await save_contract(loaded, conn)
+        return Outcome.from_json(stored.outcome)
+    try:
+        outcome = await _act(loaded, act, conn)
+    except DomainError as error:
+        outcome = Outcome(contract_id=loaded.contract.id, problems=error.problems)
+    await models.IdempotencyKey.create(
+        using_db=conn,
+        user_id=actor.user_id,
+        mutation=idempotency.mutation,
+        key=idempotency.key,
+        request_hash=idempotency.request_hash,
+        outcome=outcome.to_json(),
+        created_at=runtime.clock(),
+    )
     return outcome
+
+
+async def _act(loaded: Loaded, act: ContractAction, conn: Connection) -> Outcome:
+    touched = act(loaded.contract)
+    await save_contract(loaded, conn)
+    return touched.outcome(loaded.contract)

@@ -1,0 +1,193 @@
+"""Milestones and their submissions: fields, statuses and the validation of new ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from app.domain.errors import DomainError, ErrorCode, InputProblems
+from app.domain.money import format_amount, parse_amount
+from app.domain.policy import Policy
+
+MAX_TITLE = 200
+MAX_TEXT = 10_000
+
+
+class MilestoneStatus(StrEnum):
+    NOT_FUNDED = "NOT_FUNDED"
+    FUNDED = "FUNDED"
+    SUBMITTED = "SUBMITTED"
+    REVISION_REQUESTED = "REVISION_REQUESTED"
+    RELEASED = "RELEASED"
+    REFUNDED = "REFUNDED"
+    DISPUTED = "DISPUTED"
+    CANCELLED = "CANCELLED"
+
+
+class SubmissionStatus(StrEnum):
+    PENDING = "PENDING"
+    RELEASED = "RELEASED"
+    REVISION_REQUESTED = "REVISION_REQUESTED"
+
+
+ACTIVE_STATUSES = frozenset(
+    {
+        MilestoneStatus.FUNDED,
+        MilestoneStatus.SUBMITTED,
+        MilestoneStatus.REVISION_REQUESTED,
+        MilestoneStatus.DISPUTED,
+    }
+)
+FINISHED_STATUSES = frozenset(
+    {MilestoneStatus.RELEASED, MilestoneStatus.REFUNDED, MilestoneStatus.CANCELLED}
+)
+
+
+@dataclass
+class Submission:
+    id: int | None
+    message: str
+    attachments: list[str]
+    requested_amount: int
+    units: int | None
+    status: SubmissionStatus
+    created_at: datetime
+
+
+@dataclass
+class Milestone:
+    id: int | None
+    position: int
+    title: str
+    description: str
+    amount: int
+    due_date: date | None
+    status: MilestoneStatus = MilestoneStatus.NOT_FUNDED
+    unit_price: int | None = None
+    max_units: int | None = None
+    units_released: int = 0
+    funded_amount: int = 0
+    released_amount: int = 0
+    refunded_amount: int = 0
+    auto_release_at: datetime | None = None
+    funded_at: datetime | None = None
+    submitted_at: datetime | None = None
+    released_at: datetime | None = None
+    review_seconds_left: int | None = None
+    latest_submission: Submission | None = field(default=None, compare=False)
+
+    @property
+    def remaining(self) -> int:
+        """Escrow still allocated to this milestone."""
+        return self.funded_amount - self.released_amount - self.refunded_amount
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_piece_rate(self) -> bool:
+        return self.unit_price is not None
+
+
+@dataclass(frozen=True)
+class MilestoneDraft:
+    """Milestone fields as a client sent them: text, not yet parsed."""
+
+    title: str | None
+    description: str | None = None
+    amount: str | None = None
+    due_date: date | None = None
+    unit_price: str | None = None
+    max_units: int | None = None
+
+
+def parse_milestone(
+    draft: MilestoneDraft, policy: Policy, path: Sequence[str], problems: InputProblems
+) -> Milestone | None:
+    """Validate a new milestone's fields, reporting every bad one under `path`."""
+    before = len(problems.problems)
+    title = (draft.title or "").strip()
+    if not title:
+        problems.add(ErrorCode.INVALID_INPUT, "A milestone needs a title", [*path, "title"])
+    elif len(title) > MAX_TITLE:
+        problems.add(ErrorCode.INVALID_INPUT, f"Title is longer than {MAX_TITLE}", [*path, "title"])
+    description = draft.description or ""
+    if len(description) > MAX_TEXT:
+        problems.add(
+            ErrorCode.INVALID_INPUT,
+            f"Description is longer than {MAX_TEXT}",
+            [*path, "description"],
+        )
+    amount = _parse_into(draft.amount, [*path, "amount"], problems)
+    unit_price: int | None = None
+    if draft.unit_price is not None or draft.max_units is not None:
+        unit_price = _parse_into(draft.unit_price, [*path, "unitPrice"], problems)
+        if draft.unit_price is None:
+            problems.add(
+                ErrorCode.INVALID_INPUT,
+                "A piece-rate milestone needs unitPrice",
+                [*path, "unitPrice"],
+            )
+        if draft.max_units is None or draft.max_units < 1:
+            problems.add(
+                ErrorCode.INVALID_INPUT,
+                "maxUnits must be a whole number of at least 1",
+                [*path, "maxUnits"],
+            )
+        elif unit_price is not None:
+            product = unit_price * draft.max_units
+            if amount is not None and amount != product:
+                problems.add(
+                    ErrorCode.INVALID_INPUT,
+                    f"amount must equal unitPrice * maxUnits ({format_amount(product)})",
+                    [*path, "amount"],
+                )
+            amount = product
+    elif draft.amount is None:
+        problems.add(ErrorCode.INVALID_INPUT, "A milestone needs an amount", [*path, "amount"])
+    if amount is not None and amount < policy.minimum_milestone_amount:
+        problems.add(
+            ErrorCode.AMOUNT_TOO_SMALL,
+            f"A milestone is at least {format_amount(policy.minimum_milestone_amount)}",
+            [*path, "amount"],
+        )
+    if len(problems.problems) > before or amount is None:
+        return None
+    return Milestone(
+        id=None,
+        position=0,
+        title=title,
+        description=description,
+        amount=amount,
+        due_date=draft.due_date,
+        unit_price=unit_price,
+        max_units=draft.max_units if unit_price is not None else None,
+    )
+
+
+def _parse_into(text: str | None, path: Sequence[str], problems: InputProblems) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_amount(text, path)
+    except DomainError as error:
+        problems.extend(error)
+        return None
+
+
+def parse_optional_amount(
+    text: str | None, path: Sequence[str], problems: InputProblems
+) -> int | None:
+    return _parse_into(text, path, problems)
+
+
+def check_text(
+    value: str | None, path: Sequence[str], problems: InputProblems, limit: int = MAX_TEXT
+) -> str:
+    text = value or ""
+    if len(text) > limit:
+        problems.add(ErrorCode.INVALID_INPUT, f"Longer than {limit} characters", path)
+    return text

@@ -1,0 +1,93 @@
+"""What one party asks of the other: refunds, disputes and milestone change requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from app.domain.milestones import Milestone, MilestoneStatus
+
+
+class RefundStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    DECLINED = "DECLINED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+class DisputeStatus(StrEnum):
+    OPEN = "OPEN"
+    RESOLVED = "RESOLVED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+class ChangeRequestStatus(StrEnum):
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+class ChangeAction(StrEnum):
+    ADD = "ADD"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+    MOVE = "MOVE"
+
+
+@dataclass
+class RefundRequest:
+    id: int | None
+    milestone_id: int
+    amount: int
+    reason: str
+    status: RefundStatus
+    respond_by: datetime
+    created_at: datetime
+    resolved_at: datetime | None = None
+    response: str | None = None
+
+
+@dataclass
+class Dispute:
+    id: int | None
+    milestone_id: int
+    opened_by: int
+    reason: str
+    status: DisputeStatus
+    previous_status: MilestoneStatus
+    created_at: datetime
+    freelancer_amount: int | None = None
+    client_amount: int | None = None
+    note: str | None = None
+    resolved_by: int | None = None
+    resolved_at: datetime | None = None
+
+
+@dataclass
+class MilestoneChange:
+    """One proposed change; None means "not given" (for UPDATE: keep as it is)."""
+
+    action: ChangeAction
+    milestone_id: int | None = None
+    title: str | None = None
+    description: str | None = None
+    amount: int | None = None
+    due_date: date | None = None
+    position: int | None = None
+    unit_price: int | None = None
+    max_units: int | None = None
+    added: Milestone | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class ChangeRequest:
+    id: int | None
+    proposed_by: int
+    message: str
+    changes: list[MilestoneChange]
+    status: ChangeRequestStatus
+    created_at: datetime
+    resolved_at: datetime | None = None
+    reason: str | None = None

@@ -1,0 +1,68 @@
+"""The deadline scheduler: automatic releases and refund approvals whose time has come.
+
+Each due contract is handled in its own unit of work, which locks the contract row and applies
+only deadlines still due under that lock, so several schedulers on one PostgreSQL database fire
+each deadline exactly once. A deadline that passed while no scheduler ran fires at the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from app.db import models
+from app.domain.contract import Actor, Contract
+from app.domain.milestones import MilestoneStatus
+from app.domain.requests import RefundStatus
+from app.services.runtime import Runtime
+from app.services.unit import Touched, run_on_contract
+
+logger = logging.getLogger("app.deadlines")
+
+# Deadlines run with an admin's visibility; the events they cause have no actor.
+SCHEDULER = Actor(user_id=0, is_admin=True)
+IDEMPOTENCY_KEPT = timedelta(hours=48)
+BATCH = 500
+
+
+async def due_contracts(runtime: Runtime) -> list[int]:
+    now = runtime.clock()
+    releases = (
+        await models.Milestone.filter(
+            status=MilestoneStatus.SUBMITTED, auto_release_at__lte=now, deleted=False
+        )
+        .limit(BATCH)
+        .only("id", "contract_id")
+    )
+    refunds = (
+        await models.RefundRequest.filter(status=RefundStatus.PENDING, respond_by__lte=now)
+        .limit(BATCH)
+        .only("id", "contract_id")
+    )
+    return sorted({m.contract_id for m in releases} | {r.contract_id for r in refunds})
+
+
+async def run_due(runtime: Runtime) -> int:
+    """Apply every deadline that has passed; returns how many contracts had one due."""
+
+    def nothing_more(contract: Contract) -> Touched:
+        return Touched()
+
+    due = await due_contracts(runtime)
+    for contract_id in due:
+        await run_on_contract(runtime, SCHEDULER, contract_id, nothing_more)
+    await models.IdempotencyKey.filter(created_at__lt=runtime.clock() - IDEMPOTENCY_KEPT).delete()
+    return len(due)
+
+
+async def run_forever(runtime: Runtime, interval: timedelta) -> None:
+    """Run the deadlines now and then every `interval`, until cancelled."""
+    while True:
+        try:
+            due = await run_due(runtime)
+            if due:
+                logger.info("Deadlines applied on %d contract(s)", due)
+        except Exception:
+            logger.exception("The deadline run failed; trying again next interval")
+        await asyncio.sleep(interval.total_seconds())
