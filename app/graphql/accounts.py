@@ -51,9 +51,21 @@ class LoginInput:
 
 @strawberry.type
 class AuthPayload:
+    """The shape of register's and login's payloads."""
+
     user: User | None = None
     token: str | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RegisterPayload(AuthPayload):
+    pass
+
+
+@strawberry.type
+class LoginPayload(AuthPayload):
+    pass
 
 
 @strawberry.input
@@ -83,24 +95,24 @@ class RevokeApiTokenPayload:
 @strawberry.type
 class AccountMutation:
     @strawberry.mutation(description="Create an account; returns a session token.")
-    async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
+    async def register(self, info: Info, input: RegisterInput) -> RegisterPayload:
         try:
             user, token = await accounts.register(
                 info.context.runtime, name=input.name, email=input.email, password=input.password
             )
         except DomainError as error:
-            return AuthPayload(user_errors=user_errors(error))
-        return AuthPayload(user=User.from_row(user), token=token)
+            return RegisterPayload(user_errors=user_errors(error))
+        return RegisterPayload(user=User.from_row(user), token=token)
 
     @strawberry.mutation(description="Exchange an e-mail address and password for a token.")
-    async def login(self, info: Info, input: LoginInput) -> AuthPayload:
+    async def login(self, info: Info, input: LoginInput) -> LoginPayload:
         try:
             user, token = await accounts.login(
                 info.context.runtime, email=input.email, password=input.password
             )
         except DomainError as error:
-            return AuthPayload(user_errors=user_errors(error))
-        return AuthPayload(user=User.from_row(user), token=token)
+            return LoginPayload(user_errors=user_errors(error))
+        return LoginPayload(user=User.from_row(user), token=token)
 
     @strawberry.mutation
     async def create_api_token(

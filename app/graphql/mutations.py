@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import TypeVar
 
 import strawberry
 
@@ -22,15 +23,73 @@ from app.services.unit import Outcome
 
 @strawberry.type
 class ContractPayload:
+    """The shape of every payload that returns the contract it touched."""
+
     contract: Contract | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class MilestonePayload:
+    """The shape of every payload that returns the milestone it touched."""
+
     milestone: Milestone | None = None
     contract: Contract | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CreateContractPayload(ContractPayload):
+    pass
+
+
+@strawberry.type
+class AcceptContractPayload(ContractPayload):
+    pass
+
+
+@strawberry.type
+class DeclineContractPayload(ContractPayload):
+    pass
+
+
+@strawberry.type
+class EndContractPayload(ContractPayload):
+    pass
+
+
+@strawberry.type
+class PayBonusPayload(ContractPayload):
+    pass
+
+
+@strawberry.type
+class FundMilestonePayload(MilestonePayload):
+    pass
+
+
+@strawberry.type
+class SubmitMilestonePayload(MilestonePayload):
+    pass
+
+
+@strawberry.type
+class RequestRevisionPayload(MilestonePayload):
+    pass
+
+
+@strawberry.type
+class ReleaseMilestonePayload(MilestonePayload):
+    pass
+
+
+@strawberry.type
+class CompleteMilestonePayload(MilestonePayload):
+    pass
+
+
+CP = TypeVar("CP", bound=ContractPayload)
+MP = TypeVar("MP", bound=MilestonePayload)
 
 
 @strawberry.input
@@ -63,12 +122,18 @@ class CreateContractInput:
 
 
 @strawberry.input
-class ContractIdInput:
+class AcceptContractInput:
     contract_id: strawberry.ID
 
 
 @strawberry.input
-class ContractReasonInput:
+class DeclineContractInput:
+    contract_id: strawberry.ID
+    reason: str | None = None
+
+
+@strawberry.input
+class EndContractInput:
     contract_id: strawberry.ID
     reason: str | None = None
 
@@ -123,28 +188,28 @@ def node_id(global_id: str, type_name: str, field: str) -> int:
 
 
 async def _contract_payload(
-    info: Info, run: Callable[[Actor], Awaitable[Outcome]]
-) -> ContractPayload:
+    info: Info, payload: type[CP], run: Callable[[Actor], Awaitable[Outcome]]
+) -> CP:
     actor = await info.context.actor(write=True)
     try:
         outcome = await run(actor)
     except DomainError as error:
-        return ContractPayload(user_errors=user_errors(error))
-    return ContractPayload(
+        return payload(user_errors=user_errors(error))
+    return payload(
         contract=await visible_contract(info, actor, outcome.contract_id),
         user_errors=user_errors(DomainError(outcome.problems)) if outcome.problems else [],
     )
 
 
 async def _milestone_payload(
-    info: Info, run: Callable[[Actor], Awaitable[Outcome]]
-) -> MilestonePayload:
+    info: Info, payload: type[MP], run: Callable[[Actor], Awaitable[Outcome]]
+) -> MP:
     actor = await info.context.actor(write=True)
     try:
         outcome = await run(actor)
     except DomainError as error:
-        return MilestonePayload(user_errors=user_errors(error))
-    return MilestonePayload(
+        return payload(user_errors=user_errors(error))
+    return payload(
         milestone=await visible_milestone(info, actor, outcome.milestone_id),
         contract=await visible_contract(info, actor, outcome.contract_id),
         user_errors=user_errors(DomainError(outcome.problems)) if outcome.problems else [],
@@ -154,10 +219,13 @@ async def _milestone_payload(
 @strawberry.type
 class ContractMutation:
     @strawberry.mutation(description="Offer a contract to a freelancer, with its milestones.")
-    async def create_contract(self, info: Info, input: CreateContractInput) -> ContractPayload:
+    async def create_contract(
+        self, info: Info, input: CreateContractInput
+    ) -> CreateContractPayload:
         runtime = info.context.runtime
         return await _contract_payload(
             info,
+            CreateContractPayload,
             lambda actor: contracts.create_contract(
                 runtime,
                 actor,
@@ -170,40 +238,48 @@ class ContractMutation:
         )
 
     @strawberry.mutation(description="The freelancer accepts an offer.")
-    async def accept_contract(self, info: Info, input: ContractIdInput) -> ContractPayload:
+    async def accept_contract(
+        self, info: Info, input: AcceptContractInput
+    ) -> AcceptContractPayload:
         runtime = info.context.runtime
         return await _contract_payload(
             info,
+            AcceptContractPayload,
             lambda actor: contracts.accept_contract(
                 runtime, actor, node_id(input.contract_id, "Contract", "contractId")
             ),
         )
 
     @strawberry.mutation(description="The freelancer declines an offer; everything is refunded.")
-    async def decline_contract(self, info: Info, input: ContractReasonInput) -> ContractPayload:
+    async def decline_contract(
+        self, info: Info, input: DeclineContractInput
+    ) -> DeclineContractPayload:
         runtime = info.context.runtime
         return await _contract_payload(
             info,
+            DeclineContractPayload,
             lambda actor: contracts.decline_contract(
                 runtime, actor, node_id(input.contract_id, "Contract", "contractId"), input.reason
             ),
         )
 
     @strawberry.mutation(description="End an active contract, or withdraw an offer.")
-    async def end_contract(self, info: Info, input: ContractReasonInput) -> ContractPayload:
+    async def end_contract(self, info: Info, input: EndContractInput) -> EndContractPayload:
         runtime = info.context.runtime
         return await _contract_payload(
             info,
+            EndContractPayload,
             lambda actor: contracts.end_contract(
                 runtime, actor, node_id(input.contract_id, "Contract", "contractId"), input.reason
             ),
         )
 
     @strawberry.mutation(description="Pay the freelancer a bonus; it bypasses escrow.")
-    async def pay_bonus(self, info: Info, input: PayBonusInput) -> ContractPayload:
+    async def pay_bonus(self, info: Info, input: PayBonusInput) -> PayBonusPayload:
         runtime = info.context.runtime
         return await _contract_payload(
             info,
+            PayBonusPayload,
             lambda actor: contracts.pay_bonus(
                 runtime,
                 actor,
@@ -215,10 +291,11 @@ class ContractMutation:
         )
 
     @strawberry.mutation(description="The client funds the next milestone into escrow.")
-    async def fund_milestone(self, info: Info, input: FundMilestoneInput) -> MilestonePayload:
+    async def fund_milestone(self, info: Info, input: FundMilestoneInput) -> FundMilestonePayload:
         runtime = info.context.runtime
         return await _milestone_payload(
             info,
+            FundMilestonePayload,
             lambda actor: contracts.fund_milestone(
                 runtime,
                 actor,
@@ -228,10 +305,13 @@ class ContractMutation:
         )
 
     @strawberry.mutation(description="The freelancer submits work on the active milestone.")
-    async def submit_milestone(self, info: Info, input: SubmitMilestoneInput) -> MilestonePayload:
+    async def submit_milestone(
+        self, info: Info, input: SubmitMilestoneInput
+    ) -> SubmitMilestonePayload:
         runtime = info.context.runtime
         return await _milestone_payload(
             info,
+            SubmitMilestonePayload,
             lambda actor: contracts.submit_milestone(
                 runtime,
                 actor,
@@ -244,10 +324,13 @@ class ContractMutation:
         )
 
     @strawberry.mutation(description="The client asks for changes to submitted work.")
-    async def request_revision(self, info: Info, input: RequestRevisionInput) -> MilestonePayload:
+    async def request_revision(
+        self, info: Info, input: RequestRevisionInput
+    ) -> RequestRevisionPayload:
         runtime = info.context.runtime
         return await _milestone_payload(
             info,
+            RequestRevisionPayload,
             lambda actor: contracts.request_revision(
                 runtime,
                 actor,
@@ -257,10 +340,13 @@ class ContractMutation:
         )
 
     @strawberry.mutation(description="The client releases escrow to the freelancer.")
-    async def release_milestone(self, info: Info, input: ReleaseMilestoneInput) -> MilestonePayload:
+    async def release_milestone(
+        self, info: Info, input: ReleaseMilestoneInput
+    ) -> ReleaseMilestonePayload:
         runtime = info.context.runtime
         return await _milestone_payload(
             info,
+            ReleaseMilestonePayload,
             lambda actor: contracts.release_milestone(
                 runtime,
                 actor,
@@ -276,10 +362,11 @@ class ContractMutation:
     )
     async def complete_milestone(
         self, info: Info, input: CompleteMilestoneInput
-    ) -> MilestonePayload:
+    ) -> CompleteMilestonePayload:
         runtime = info.context.runtime
         return await _milestone_payload(
             info,
+            CompleteMilestonePayload,
             lambda actor: contracts.complete_milestone(
                 runtime, actor, node_id(input.milestone_id, "Milestone", "milestoneId")
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import TypeVar
 
 import strawberry
 
@@ -26,6 +27,8 @@ from app.services.unit import Outcome
 
 @strawberry.type
 class ChangeRequestPayload:
+    """The shape of every change request payload."""
+
     change_request: ChangeRequest | None = None
     contract: Contract | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
@@ -33,6 +36,8 @@ class ChangeRequestPayload:
 
 @strawberry.type
 class RefundRequestPayload:
+    """The shape of every refund payload."""
+
     refund_request: RefundRequest | None = None
     milestone: Milestone | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
@@ -40,9 +45,61 @@ class RefundRequestPayload:
 
 @strawberry.type
 class DisputePayload:
+    """The shape of every dispute payload."""
+
     dispute: Dispute | None = None
     milestone: Milestone | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ProposeMilestoneChangesPayload(ChangeRequestPayload):
+    pass
+
+
+@strawberry.type
+class AcceptChangeRequestPayload(ChangeRequestPayload):
+    pass
+
+
+@strawberry.type
+class DeclineChangeRequestPayload(ChangeRequestPayload):
+    pass
+
+
+@strawberry.type
+class WithdrawChangeRequestPayload(ChangeRequestPayload):
+    pass
+
+
+@strawberry.type
+class RequestRefundPayload(RefundRequestPayload):
+    pass
+
+
+@strawberry.type
+class RespondToRefundRequestPayload(RefundRequestPayload):
+    pass
+
+
+@strawberry.type
+class OpenDisputePayload(DisputePayload):
+    pass
+
+
+@strawberry.type
+class WithdrawDisputePayload(DisputePayload):
+    pass
+
+
+@strawberry.type
+class ResolveDisputePayload(DisputePayload):
+    pass
+
+
+CRP = TypeVar("CRP", bound=ChangeRequestPayload)
+RRP = TypeVar("RRP", bound=RefundRequestPayload)
+DP = TypeVar("DP", bound=DisputePayload)
 
 
 @strawberry.input
@@ -82,7 +139,12 @@ class ProposeMilestoneChangesInput:
 
 
 @strawberry.input
-class ChangeRequestIdInput:
+class AcceptChangeRequestInput:
+    change_request_id: strawberry.ID
+
+
+@strawberry.input
+class WithdrawChangeRequestInput:
     change_request_id: strawberry.ID
 
 
@@ -141,26 +203,26 @@ def _errors(outcome: Outcome) -> list[UserError]:
     return user_errors(DomainError(outcome.problems)) if outcome.problems else []
 
 
-async def _change_request_payload(info: Info, run: Run) -> ChangeRequestPayload:
+async def _change_request_payload(info: Info, payload: type[CRP], run: Run) -> CRP:
     actor, outcome = await _outcome(info, run)
     contract = await visible_contract(info, actor, outcome.contract_id)
     row = None
     if contract is not None and outcome.change_request_id is not None:
         row = await info.context.loaders.change_request_by_id.load(outcome.change_request_id)
-    return ChangeRequestPayload(
+    return payload(
         change_request=ChangeRequest.from_row(row, contract.currency) if row and contract else None,
         contract=contract,
         user_errors=_errors(outcome),
     )
 
 
-async def _refund_payload(info: Info, run: Run) -> RefundRequestPayload:
+async def _refund_payload(info: Info, payload: type[RRP], run: Run) -> RRP:
     actor, outcome = await _outcome(info, run)
     milestone = await visible_milestone(info, actor, outcome.milestone_id)
     row = None
     if milestone is not None and outcome.refund_request_id is not None:
         row = await models.RefundRequest.filter(id=outcome.refund_request_id).first()
-    return RefundRequestPayload(
+    return payload(
         refund_request=RefundRequest.from_row(row, milestone.amount.currency)
         if row and milestone
         else None,
@@ -169,13 +231,13 @@ async def _refund_payload(info: Info, run: Run) -> RefundRequestPayload:
     )
 
 
-async def _dispute_payload(info: Info, run: Run) -> DisputePayload:
+async def _dispute_payload(info: Info, payload: type[DP], run: Run) -> DP:
     actor, outcome = await _outcome(info, run)
     milestone = await visible_milestone(info, actor, outcome.milestone_id)
     row = None
     if milestone is not None and outcome.dispute_id is not None:
         row = await models.Dispute.filter(id=outcome.dispute_id).first()
-    return DisputePayload(
+    return payload(
         dispute=Dispute.from_row(row, milestone.amount.currency) if row and milestone else None,
         milestone=milestone,
         user_errors=_errors(outcome),
@@ -187,10 +249,11 @@ class RequestMutation:
     @strawberry.mutation(description="Propose changes to future milestones of an active contract.")
     async def propose_milestone_changes(
         self, info: Info, input: ProposeMilestoneChangesInput
-    ) -> ChangeRequestPayload:
+    ) -> ProposeMilestoneChangesPayload:
         runtime = info.context.runtime
         return await _change_request_payload(
             info,
+            ProposeMilestoneChangesPayload,
             lambda actor: requests.propose_changes(
                 runtime,
                 actor,
@@ -202,11 +265,12 @@ class RequestMutation:
 
     @strawberry.mutation(description="The other party accepts: every change applies at once.")
     async def accept_change_request(
-        self, info: Info, input: ChangeRequestIdInput
-    ) -> ChangeRequestPayload:
+        self, info: Info, input: AcceptChangeRequestInput
+    ) -> AcceptChangeRequestPayload:
         runtime = info.context.runtime
         return await _change_request_payload(
             info,
+            AcceptChangeRequestPayload,
             lambda actor: requests.accept_change_request(
                 runtime,
                 actor,
@@ -217,10 +281,11 @@ class RequestMutation:
     @strawberry.mutation(description="The other party declines the change request.")
     async def decline_change_request(
         self, info: Info, input: DeclineChangeRequestInput
-    ) -> ChangeRequestPayload:
+    ) -> DeclineChangeRequestPayload:
         runtime = info.context.runtime
         return await _change_request_payload(
             info,
+            DeclineChangeRequestPayload,
             lambda actor: requests.decline_change_request(
                 runtime,
                 actor,
@@ -231,11 +296,12 @@ class RequestMutation:
 
     @strawberry.mutation(description="The proposer withdraws the change request.")
     async def withdraw_change_request(
-        self, info: Info, input: ChangeRequestIdInput
-    ) -> ChangeRequestPayload:
+        self, info: Info, input: WithdrawChangeRequestInput
+    ) -> WithdrawChangeRequestPayload:
         runtime = info.context.runtime
         return await _change_request_payload(
             info,
+            WithdrawChangeRequestPayload,
             lambda actor: requests.withdraw_change_request(
                 runtime,
                 actor,
@@ -244,10 +310,11 @@ class RequestMutation:
         )
 
     @strawberry.mutation(description="The client asks for an active milestone's escrow back.")
-    async def request_refund(self, info: Info, input: RequestRefundInput) -> RefundRequestPayload:
+    async def request_refund(self, info: Info, input: RequestRefundInput) -> RequestRefundPayload:
         runtime = info.context.runtime
         return await _refund_payload(
             info,
+            RequestRefundPayload,
             lambda actor: requests.request_refund(
                 runtime,
                 actor,
@@ -260,10 +327,11 @@ class RequestMutation:
     @strawberry.mutation(description="The freelancer approves or declines a refund request.")
     async def respond_to_refund_request(
         self, info: Info, input: RespondToRefundRequestInput
-    ) -> RefundRequestPayload:
+    ) -> RespondToRefundRequestPayload:
         runtime = info.context.runtime
         return await _refund_payload(
             info,
+            RespondToRefundRequestPayload,
             lambda actor: requests.answer_refund(
                 runtime,
                 actor,
@@ -274,10 +342,11 @@ class RequestMutation:
         )
 
     @strawberry.mutation(description="Either party freezes the active milestone for an admin.")
-    async def open_dispute(self, info: Info, input: OpenDisputeInput) -> DisputePayload:
+    async def open_dispute(self, info: Info, input: OpenDisputeInput) -> OpenDisputePayload:
         runtime = info.context.runtime
         return await _dispute_payload(
             info,
+            OpenDisputePayload,
             lambda actor: requests.open_dispute(
                 runtime,
                 actor,
@@ -287,20 +356,26 @@ class RequestMutation:
         )
 
     @strawberry.mutation(description="Who opened the dispute withdraws it.")
-    async def withdraw_dispute(self, info: Info, input: WithdrawDisputeInput) -> DisputePayload:
+    async def withdraw_dispute(
+        self, info: Info, input: WithdrawDisputeInput
+    ) -> WithdrawDisputePayload:
         runtime = info.context.runtime
         return await _dispute_payload(
             info,
+            WithdrawDisputePayload,
             lambda actor: requests.withdraw_dispute(
                 runtime, actor, node_id(input.dispute_id, "Dispute", "disputeId")
             ),
         )
 
     @strawberry.mutation(description="An admin splits the disputed escrow between the parties.")
-    async def resolve_dispute(self, info: Info, input: ResolveDisputeInput) -> DisputePayload:
+    async def resolve_dispute(
+        self, info: Info, input: ResolveDisputeInput
+    ) -> ResolveDisputePayload:
         runtime = info.context.runtime
         return await _dispute_payload(
             info,
+            ResolveDisputePayload,
             lambda actor: requests.resolve_dispute(
                 runtime,
                 actor,
