@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from tortoise import Tortoise
 
 from app.db.config import close_database, open_database
+from app.events.bus import Bus, LocalBus, PostgresBus
 from app.graphql.limits import Limits
 from app.graphql.schema import build_schema
 from app.graphql.view import GraphQLEndpoint
@@ -35,7 +36,9 @@ def create_app(
 ) -> Starlette:
     """The whole server. With `database=True` it opens the database and runs the deadline
     scheduler for its lifetime; with `False` the caller owns both (tests)."""
-    runtime = runtime or Runtime(policy=settings.policy, secret_key=settings.SECRET_KEY)
+    if runtime is None:
+        bus: Bus = PostgresBus(settings.DATABASE_URL) if settings.is_postgres else LocalBus()
+        runtime = Runtime(policy=settings.policy, secret_key=settings.SECRET_KEY, bus=bus)
     schema = build_schema(
         Limits(
             max_depth=settings.MAX_QUERY_DEPTH,
@@ -67,6 +70,7 @@ def create_app(
             yield
             return
         await open_database(settings.DATABASE_URL)
+        await runtime.bus.start()
         scheduler = asyncio.create_task(run_forever(runtime, settings.JOBS_INTERVAL))
         try:
             yield
@@ -74,6 +78,7 @@ def create_app(
             scheduler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await scheduler
+            await runtime.bus.stop()
             await close_database()
 
     return Starlette(

@@ -16,6 +16,7 @@ from app.graphql.queries import Query
 from app.graphql.request_mutations import RequestMutation
 from app.graphql.request_types import ChangeRequest, Dispute, RefundRequest
 from app.graphql.scalars import SCALARS
+from app.graphql.subscriptions import Subscription
 from app.graphql.types import ContractEvent, LedgerEntry, Submission, User
 
 
@@ -40,6 +41,7 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[User, Submission, LedgerEntry, ContractEvent, ChangeRequest, RefundRequest, Dispute],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),

@@ -9,11 +9,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UnsetType
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app.auth.tokens import bearer_token
 from app.graphql.context import Context
+from app.graphql.errors import ApiError
 from app.services.runtime import Runtime
 
 
@@ -45,6 +48,19 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return Context(
             runtime=self.runtime, token=bearer_token(request.headers.get("authorization"))
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """The token comes in the `connection_init` payload; without a valid one, no socket."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        context.token = bearer_token(header) if isinstance(header, str) else None
+        try:
+            principal = await context.principal() if context.token else None
+        except ApiError:
+            principal = None
+        if principal is None:
+            raise ConnectionRejectionError({"message": "A valid bearer token is required"})
+        return UnsetType()
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.graphiql_html)

@@ -16,6 +16,7 @@ from app.services.unit import (
     ContractAction,
     Idempotency,
     Outcome,
+    Saved,
     Touched,
     contract_id_of_milestone,
     run_on_contract,
@@ -44,8 +45,10 @@ async def create_contract(
         policy=runtime.policy,
         now=runtime.clock(),
     )
+    saved = Saved(runtime)
     async with in_transaction() as conn:
-        await insert_contract(contract, conn)
+        await saved.announce(contract, await insert_contract(contract, conn), conn)
+    saved.committed()
     return Outcome(contract_id=contract.id)
 
 

@@ -156,3 +156,25 @@ async def disputes_by_milestone(ids: Sequence[int]) -> list[list[models.Dispute]
     for row in await models.Dispute.filter(milestone_id__in=set(ids)).order_by("id"):
         grouped[row.milestone_id].append(row)
     return [grouped[i] for i in ids]
+
+
+async def events_after(contract_id: int, sequence: int, limit: int) -> list[models.ContractEvent]:
+    return (
+        await models.ContractEvent.filter(contract_id=contract_id, sequence__gt=sequence)
+        .order_by("sequence")
+        .limit(limit)
+    )
+
+
+async def own_contract_currencies(actor: Actor) -> dict[int, str]:
+    """The viewer's own contracts (as client or freelancer), with their currencies."""
+    rows = await models.Contract.filter(visible_filter(actor)).only("id", "currency")
+    return {row.id: row.currency for row in rows}
+
+
+async def milestones_of_contracts(contract_ids: Sequence[int]) -> list[models.Milestone]:
+    if not contract_ids:
+        return []
+    return await models.Milestone.filter(
+        contract_id__in=list(contract_ids), deleted=False
+    ).order_by("contract_id", "position")

@@ -171,7 +171,7 @@ class Loaded:
 
     contract: Contract
     version: int
-    snapshot: dict[int, tuple[Any, ...]]
+    originals: dict[int, Milestone]
     submission_snapshot: dict[int, SubmissionStatus]
     requests_snapshot: dict[tuple[str, int], tuple[Any, ...]]
 
@@ -185,8 +185,24 @@ def _requests_state(contract: Contract) -> dict[tuple[str, int], tuple[Any, ...]
     return {(type(r).__name__, r.id): dataclasses.astuple(r) for r in rows if r.id is not None}
 
 
-def _milestone_state(milestone: Milestone) -> tuple[Any, ...]:
-    return dataclasses.astuple(dataclasses.replace(milestone, latest_submission=None))
+def _copy(milestone: Milestone) -> Milestone:
+    return dataclasses.replace(milestone, latest_submission=None)
+
+
+def _state(milestone: Milestone) -> tuple[Any, ...]:
+    return dataclasses.astuple(_copy(milestone))
+
+
+def watched_state(milestone: Milestone) -> tuple[Any, ...]:
+    """What subscribers to milestone updates are told about: status and money."""
+    return (
+        milestone.status,
+        milestone.amount,
+        milestone.funded_amount,
+        milestone.released_amount,
+        milestone.refunded_amount,
+        milestone.units_released,
+    )
 
 
 async def load_contract(
@@ -239,7 +255,7 @@ async def load_contract(
     return Loaded(
         contract=contract,
         version=row.version,
-        snapshot={m.id: _milestone_state(m) for m in milestones if m.id is not None},
+        originals={m.id: _copy(m) for m in milestones if m.id is not None},
         submission_snapshot={
             m.latest_submission.id: m.latest_submission.status
             for m in milestones
@@ -274,7 +290,7 @@ def _milestone_values(milestone: Milestone) -> dict[str, Any]:
     return {column: getattr(milestone, column) for column in _MILESTONE_COLUMNS}
 
 
-async def insert_contract(contract: Contract, conn: Connection) -> None:
+async def insert_contract(contract: Contract, conn: Connection) -> list[int]:
     row = await models.Contract.create(
         using_db=conn,
         client_id=contract.client_id,
@@ -289,6 +305,7 @@ async def insert_contract(contract: Contract, conn: Connection) -> None:
     contract.id = row.id
     await _insert_milestones(contract, conn)
     await _append(contract, conn)
+    return [m.id for m in contract.milestones if m.id is not None]
 
 
 async def _insert_milestones(contract: Contract, conn: Connection) -> None:
@@ -300,9 +317,12 @@ async def _insert_milestones(contract: Contract, conn: Connection) -> None:
             milestone.id = created.id
 
 
-async def save_contract(loaded: Loaded, conn: Connection) -> None:
-    """Write back the aggregate; a concurrent change of the contract raises VersionConflict."""
+async def save_contract(loaded: Loaded, conn: Connection) -> list[int]:
+    """Write back the aggregate; a concurrent change of the contract raises VersionConflict.
+
+    Returns the milestones whose status or money changed (new ones included)."""
     contract = loaded.contract
+    new = {id(m) for m in contract.milestones if m.id is None}
     updated = (
         await models.Contract.filter(id=contract.id, version=loaded.version)
         .using_db(conn)
@@ -325,7 +345,8 @@ async def save_contract(loaded: Loaded, conn: Connection) -> None:
         )
     for milestone in contract.milestones:
         assert milestone.id is not None
-        if loaded.snapshot.get(milestone.id) != _milestone_state(milestone):
+        original = loaded.originals.get(milestone.id)
+        if original is None or _state(original) != _state(milestone):
             await (
                 models.Milestone.filter(id=milestone.id)
                 .using_db(conn)
@@ -354,6 +375,16 @@ async def save_contract(loaded: Loaded, conn: Connection) -> None:
             )
     await _save_requests(loaded, conn)
     await _append(contract, conn)
+    return [
+        m.id
+        for m in contract.milestones
+        if m.id is not None
+        and (
+            id(m) in new
+            or (original := loaded.originals.get(m.id)) is None
+            or watched_state(original) != watched_state(m)
+        )
+    ]
 
 
 def _changed(loaded: Loaded, row: RefundRequest | Dispute | ChangeRequest) -> bool:

@@ -1,4 +1,4 @@
-"""What every use case needs besides its input: the policy in force, the clock, the secret."""
+"""What every use case needs besides its input: the policy, the clock, the secret, the bus."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.domain.policy import Policy
+from app.events.bus import Bus, LocalBus
 
 
 def system_clock() -> datetime:
@@ -18,3 +19,4 @@ class Runtime:
     policy: Policy
     secret_key: str
     clock: Callable[[], datetime] = field(default=system_clock)
+    bus: Bus = field(default_factory=LocalBus)

@@ -22,6 +22,7 @@ from app.domain.contract import Action, Actor, Contract
 from app.domain.errors import DomainError, ErrorCode, Problem, refuse
 from app.domain.milestones import Milestone
 from app.domain.requests import ChangeRequest, Dispute, RefundRequest
+from app.events.hub import Notice
 from app.services.repository import (
     Connection,
     Loaded,
@@ -142,6 +143,7 @@ async def _attempt(
 ) -> Outcome:
     not_found = refuse(ErrorCode.NOT_FOUND, f"No such {field.removesuffix('Id')}", [field])
     refusal: DomainError | None = None
+    saved = Saved(runtime)
     async with in_transaction() as conn:
         loaded = await _lock_and_load(runtime, contract_id, conn)
         if loaded is None or not loaded.contract.is_visible_to(actor):
@@ -150,15 +152,16 @@ async def _attempt(
         if deadlines_fired:
             # A passed deadline takes effect before the action, and stays even if the action
             # is then refused.
-            await save_contract(loaded, conn)
+            await saved.save(loaded, conn)
             loaded = await _lock_and_load(runtime, contract_id, conn)
             assert loaded is not None
         try:
-            outcome = await _run(runtime, actor, loaded, act, idempotency, conn)
+            outcome = await _run(runtime, actor, loaded, act, idempotency, conn, saved)
         except DomainError as error:
             if not deadlines_fired:
                 raise
             refusal = error
+    saved.committed()
     if refusal is not None:
         raise refusal
     return outcome
@@ -178,10 +181,11 @@ async def _run(
     act: ContractAction,
     idempotency: Idempotency | None,
     conn: Connection,
+    saved: Saved,
 ) -> Outcome:
     """Run the action, or under an idempotency key replay the first outcome of the request."""
     if idempotency is None:
-        return await _act(loaded, act, conn)
+        return await _act(loaded, act, conn, saved)
     loaded.contract.authorize(actor, idempotency.action)
     if len(idempotency.key) > MAX_KEY_LENGTH:
         raise refuse(
@@ -205,7 +209,7 @@ async def _run(
             )
         return Outcome.from_json(stored.outcome)
     try:
-        outcome = await _act(loaded, act, conn)
+        outcome = await _act(loaded, act, conn, saved)
     except DomainError as error:
         outcome = Outcome(contract_id=loaded.contract.id, problems=error.problems)
     await models.IdempotencyKey.create(
@@ -220,7 +224,36 @@ async def _run(
     return outcome
 
 
-async def _act(loaded: Loaded, act: ContractAction, conn: Connection) -> Outcome:
+async def _act(loaded: Loaded, act: ContractAction, conn: Connection, saved: Saved) -> Outcome:
     touched = act(loaded.contract)
-    await save_contract(loaded, conn)
+    await saved.save(loaded, conn)
     return touched.outcome(loaded.contract)
+
+
+class Saved:
+    """Saves aggregates inside the transaction and tells subscribers once it has committed."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.bus = runtime.bus
+        self.notices: list[Notice] = []
+
+    async def save(self, loaded: Loaded, conn: Connection) -> None:
+        changed = await save_contract(loaded, conn)
+        await self.announce(loaded.contract, changed, conn)
+
+    async def announce(
+        self, contract: Contract, milestone_ids: list[int], conn: Connection
+    ) -> None:
+        assert contract.id is not None
+        notice = Notice(
+            contract_id=contract.id,
+            sequence=contract.last_sequence,
+            milestone_ids=tuple(milestone_ids),
+            party_ids=(contract.client_id, contract.freelancer_id),
+        )
+        await self.bus.publish(conn, notice)
+        self.notices.append(notice)
+
+    def committed(self) -> None:
+        for notice in self.notices:
+            self.bus.committed(notice)

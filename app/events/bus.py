@@ -1,0 +1,128 @@
+"""The event bus: how a committed change reaches subscribers, in this process or any other.
+
+`LocalBus` (SQLite, one process) hands notices to the hub after commit. `PostgresBus` sends
+`pg_notify` inside the transaction that stores the change, so the notice exists only if the
+change committed, and every process receives it on one dedicated LISTEN connection (not from
+the pool). A lost LISTEN connection is re-established with backoff, and then every subscriber
+reads again from the stored rows, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Protocol
+
+import asyncpg
+
+from app.events.hub import Hub, Notice
+
+CHANNEL = "escrow_changes"
+MAX_BACKOFF = 10.0
+
+logger = logging.getLogger("app.events")
+
+
+class Executor(Protocol):
+    async def execute_query(self, query: str, values: list[Any] | None = None) -> Any: ...
+
+
+class Bus(Protocol):
+    hub: Hub
+
+    async def publish(self, conn: Executor, notice: Notice) -> None:
+        """Called inside the transaction that stores the change."""
+
+    def committed(self, notice: Notice) -> None:
+        """Called once that transaction has committed."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class LocalBus:
+    def __init__(self) -> None:
+        self.hub = Hub()
+
+    async def publish(self, conn: Executor, notice: Notice) -> None:
+        return None
+
+    def committed(self, notice: Notice) -> None:
+        self.hub.deliver(notice)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+class PostgresBus:
+    def __init__(self, database_url: str) -> None:
+        self.hub = Hub()
+        self.dsn = "postgresql://" + database_url.split("://", 1)[1].split("?", 1)[0]
+        self._task: asyncio.Task[None] | None = None
+        self._connection: asyncpg.Connection | None = None
+        self.connected = asyncio.Event()
+
+    async def publish(self, conn: Executor, notice: Notice) -> None:
+        await conn.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, notice.encode()])
+
+    def committed(self, notice: Notice) -> None:
+        return None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever())
+        await asyncio.wait_for(self.connected.wait(), timeout=30)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._connection is not None and not self._connection.is_closed():
+            await self._connection.close()
+
+    async def _listen_forever(self) -> None:
+        backoff = 0.1
+        first = True
+        while True:
+            lost = asyncio.Event()
+            try:
+                connection = await asyncpg.connect(self.dsn)
+                connection.add_termination_listener(lambda _, lost=lost: lost.set())
+                await connection.add_listener(CHANNEL, self._on_notify)
+                self._connection = connection
+            except (OSError, asyncpg.PostgresError) as error:
+                logger.warning("LISTEN connection failed (%s); retrying in %.1fs", error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            backoff = 0.1
+            if not first:
+                logger.info("LISTEN connection re-established; subscribers resynchronise")
+                self.hub.resync_all()
+            first = False
+            self.connected.set()
+            await self._watch(connection, lost)
+            self.connected.clear()
+            logger.warning("LISTEN connection lost; reconnecting")
+
+    async def _watch(self, connection: asyncpg.Connection, lost: asyncio.Event) -> None:
+        """Wait until the connection is lost; a cheap query now and then finds a dead socket."""
+        while not lost.is_set() and not connection.is_closed():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), timeout=5)
+            if lost.is_set() or connection.is_closed():
+                break
+            try:
+                await asyncio.wait_for(connection.execute("SELECT 1"), timeout=5)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                break
+        with contextlib.suppress(Exception):
+            await connection.close(timeout=1)
+
+    def _on_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        self.hub.deliver(Notice.decode(payload))
