@@ -396,7 +396,11 @@ class Contract:
         milestone.submitted_at = self.now
         milestone.auto_release_at = self.now + self.policy.auto_release_after
         self._emit(
-            EventType.MILESTONE_SUBMITTED, actor.user_id, milestone, amount=amount, message=text
+            EventType.MILESTONE_SUBMITTED,
+            actor.user_id,
+            milestone,
+            amount=amount,
+            message=text or None,
         )
         return milestone
 
@@ -412,7 +416,9 @@ class Contract:
         milestone.auto_release_at = None
         if milestone.latest_submission is not None:
             milestone.latest_submission.status = SubmissionStatus.REVISION_REQUESTED
-        self._emit(EventType.MILESTONE_REVISION_REQUESTED, actor.user_id, milestone, message=text)
+        self._emit(
+            EventType.MILESTONE_REVISION_REQUESTED, actor.user_id, milestone, message=text or None
+        )
         return milestone
 
     def release(
@@ -487,6 +493,14 @@ class Contract:
         milestone.review_seconds_left = None
         milestone.status = (
             MilestoneStatus.RELEASED if milestone.units_released else MilestoneStatus.CANCELLED
+        )
+        # No money moves: the unpaid escrow is now available. The event tells the parties
+        # that the milestone is finished.
+        self._emit(
+            EventType.MILESTONE_RELEASED,
+            actor.user_id,
+            milestone,
+            message="Completed by the client",
         )
         return milestone
 
