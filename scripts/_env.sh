@@ -10,11 +10,16 @@ if [ ! -x .venv/bin/python ]; then
   echo "Creating the virtual environment in .venv"
   "$PYTHON" -m venv .venv
 fi
-stamp=.venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${EXTRAS:-none}
+hash=$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$hash-${EXTRAS:-none}
 if [ ! -f "$stamp" ]; then
   echo "Installing dependencies (once per change of pyproject.toml)"
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".${EXTRAS:+[$EXTRAS]}"
-  rm -f .venv/.installed-*
+  if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
+         .venv/bin/python -m pip install --quiet -e ".${EXTRAS:+[$EXTRAS]}"; } >.venv/install.log 2>&1; then
+    cat .venv/install.log >&2
+    echo "Installing failed; the log above is also in .venv/install.log" >&2
+    exit 1
+  fi
+  find .venv -maxdepth 1 -name '.installed-*' ! -name ".installed-$hash-*" -delete
   touch "$stamp"
 fi
