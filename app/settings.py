@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         )
 
 
+def asyncpg_dsn(database_url: str) -> str:
+    """The DSN asyncpg takes for a `postgres://` setting, without Tortoise's pool options."""
+    return "postgresql://" + database_url.split("://", 1)[1].split("?", 1)[0]
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings; raise `SettingsError` naming the first one that cannot be parsed."""
     try:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise
 from tortoise.migrations.api.migrate import migrate
+
+from app.settings import asyncpg_dsn
 
 MODELS = ["app.db.models"]
 MIGRATIONS = "app.db.migrations"
@@ -37,21 +40,25 @@ async def open_database(database_url: str) -> None:
 
 
 async def migrate_database(database_url: str) -> None:
-    """Apply the committed migrations, then close; concurrent starts on PostgreSQL take turns."""
+    """Apply the committed migrations, then close; concurrent starts on PostgreSQL take turns
+    under an advisory lock held on a connection of its own (a pooled one would drop it)."""
     config = tortoise_config(database_url)
-    try:
-        if not database_url.startswith("postgres://"):
-            await migrate(config=config)
-            return
-        await Tortoise.init(config=config)
-        connection = Tortoise.get_connection("default")
-        await connection.execute_query(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+    if not database_url.startswith("postgres://"):
         try:
             await migrate(config=config)
         finally:
-            await connection.execute_query(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+            await Tortoise.close_connections()
+        return
+    lock = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await lock.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        try:
+            await migrate(config=config)
+        finally:
+            await Tortoise.close_connections()
+            await lock.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
     finally:
-        await Tortoise.close_connections()
+        await lock.close()
 
 
 async def close_database() -> None:
