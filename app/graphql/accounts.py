@@ -102,7 +102,7 @@ class AccountMutation:
             )
         except DomainError as error:
             return RegisterPayload(user_errors=user_errors(error))
-        return RegisterPayload(user=User.from_row(user), token=token)
+        return RegisterPayload(user=User.from_row(user, is_caller=True), token=token)
 
     @strawberry.mutation(description="Exchange an e-mail address and password for a token.")
     async def login(self, info: Info, input: LoginInput) -> LoginPayload:
@@ -112,7 +112,7 @@ class AccountMutation:
             )
         except DomainError as error:
             return LoginPayload(user_errors=user_errors(error))
-        return LoginPayload(user=User.from_row(user), token=token)
+        return LoginPayload(user=User.from_row(user, is_caller=True), token=token)
 
     @strawberry.mutation
     async def create_api_token(

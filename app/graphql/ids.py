@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 
-MAX_PK = 2**63 - 1
+MAX_PK = 2**31 - 1  # integer primary keys
+MAX_BIG_PK = 2**63 - 1
+BIG_PK_TYPES = frozenset({"LedgerEntry", "ContractEvent"})
 
 
 def encode_id(type_name: str, pk: int) -> str:
@@ -20,7 +22,8 @@ def decode_any(global_id: str) -> tuple[str, int] | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     type_name, _, pk = raw.partition(":")
-    if not pk.isdigit() or not 0 < int(pk) <= MAX_PK:
+    limit = MAX_BIG_PK if type_name in BIG_PK_TYPES else MAX_PK
+    if not pk.isascii() or not pk.isdigit() or not 0 < int(pk) <= limit:
         return None
     return type_name, int(pk)
 

@@ -18,9 +18,11 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    Undefined,
     value_from_ast_untyped,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from app.graphql.errors import graphql_error
 from app.graphql.pagination import DEFAULT_PAGE, MAX_PAGE
@@ -79,7 +81,8 @@ class _Walk:
     def _argument(self, node: FieldNode, name: str) -> Any:
         for argument in node.arguments or ():
             if argument.name.value == name:
-                return value_from_ast_untyped(argument.value, dict(self.variables))
+                value = value_from_ast_untyped(argument.value, dict(self.variables))
+                return None if value is Undefined else value
         return None
 
 
@@ -93,10 +96,27 @@ def check(operation: OperationDefinitionNode, walk: _Walk, limits: Limits) -> No
         raise RequestTooLarge(f"Query cost {cost} exceeds the limit of {limits.max_cost}")
 
 
+def _over_websocket(context: object) -> bool:
+    return getattr(context, "connection_params", None) is not None
+
+
 def request_limits(limits: Limits) -> type[SchemaExtension]:
     class RequestLimits(SchemaExtension):
         def on_execute(self) -> Iterator[None]:
             context = self.execution_context
+            if context.operation_type is OperationType.SUBSCRIPTION and not _over_websocket(
+                context.context
+            ):
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[
+                        graphql_error(
+                            "BAD_REQUEST", "Subscriptions are served over WebSocket at /graphql"
+                        )
+                    ],
+                )
+                yield
+                return
             document = context.graphql_document
             if document is not None:
                 fragments = {

@@ -56,18 +56,22 @@ class User(Node):
     name: str
     is_admin: bool
     _row: strawberry.Private[models.User]
+    _is_caller: strawberry.Private[bool] = False
 
     @classmethod
-    def from_row(cls, row: models.User) -> User:
+    def from_row(cls, row: models.User, *, is_caller: bool = False) -> User:
         return cls(
             id=strawberry.ID(encode_id("User", row.id)),
             name=row.name,
             is_admin=row.is_admin,
             _row=row,
+            _is_caller=is_caller,
         )
 
     @strawberry.field(description="Shown only to the user and to admins.")
     async def email(self, info: Info) -> str | None:
+        if self._is_caller:
+            return self._row.email
         principal = await info.context.principal()
         if principal is not None and (principal.is_admin or principal.user_id == self._row.id):
             return self._row.email

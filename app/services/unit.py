@@ -211,7 +211,7 @@ async def _run(
     try:
         outcome = await _act(loaded, act, conn, saved)
     except DomainError as error:
-        outcome = Outcome(contract_id=loaded.contract.id, problems=error.problems)
+        outcome = Outcome(problems=error.problems)
     await models.IdempotencyKey.create(
         using_db=conn,
         user_id=actor.user_id,

@@ -1,0 +1,76 @@
+"""Fixtures of the API tests: the four people of a contract, a clean database, and speed-ups."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from functools import cache
+
+import pytest
+from tortoise import Tortoise
+from tortoise.contrib.test import _topological_sort_models, truncate_all_models
+from tortoise.transactions import in_transaction
+
+from app import main
+from app.auth import passwords
+from app.graphql import schema
+from app.services import accounts
+from app.services.runtime import Runtime
+from tests.api.client import Api
+from tests.api.people import Parties, join
+
+
+@pytest.fixture(scope="session", autouse=True)
+def speed_ups() -> Iterator[None]:
+    """Work done once per session instead of once per test.
+
+    Each password is hashed once: argon2 costs ~0.1 s a hash and every test creates people;
+    the hashes stay real, salted argon2, so verification is unchanged. The schema for given
+    limits is built once (~80 ms a build); it holds no state between requests.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "hash_password", cache(passwords.hash_password))
+        patch.setattr(main, "build_schema", cache(schema.build_schema))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def unsynced_commits(db_url: str) -> None:
+    """Commits without waiting for the disk: the API tests commit thousands of times, and a
+    test database need not survive a power cut. Nothing else changes: isolation and locking
+    are as in production."""
+    if db_url.startswith("sqlite://"):
+        await Tortoise.get_connection("default").execute_script("PRAGMA synchronous = OFF")
+        return
+    name = db_url.rpartition("/")[2]
+    await Tortoise.get_connection("default").execute_script(
+        # for the connections opened from now on, and for the one already open
+        f'ALTER DATABASE "{name}" SET synchronous_commit = off; SET synchronous_commit = off'
+    )
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[None]:
+    """An empty, migrated database for one test (overrides tests/conftest.py's `db`).
+
+    On PostgreSQL the rows are deleted in one transaction, children first: for the few rows a
+    test writes that takes milliseconds, where TRUNCATE rewrites every table (~80 ms a test).
+    """
+    yield
+    if not db_url.startswith("postgres://"):
+        await truncate_all_models()
+        return
+    models = _topological_sort_models(list(Tortoise.apps.get_models_iterable()))
+    async with in_transaction() as connection:
+        for model in models:
+            await connection.execute_script(f'DELETE FROM "{model._meta.db_table}"')
+
+
+@pytest.fixture
+async def parties(api: Api, runtime: Runtime) -> Parties:
+    """Carol the client, Frank the freelancer, Olga an outsider and Ada an admin."""
+    return Parties(
+        client=await join(runtime, "Carol"),
+        freelancer=await join(runtime, "Frank"),
+        outsider=await join(runtime, "Olga"),
+        admin=await join(runtime, "Ada", admin=True),
+    )
