@@ -12,14 +12,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from typing import Any, Protocol
 
 import asyncpg
 
 from app.events.hub import Hub, Notice
+from app.settings import asyncpg_dsn
 
 CHANNEL = "escrow_changes"
 MAX_BACKOFF = 10.0
+# The LISTEN connection names itself in pg_stat_activity.application_name, with the process id,
+# so that operators (and tests) can tell it from pool connections and from other processes':
+# its `query` column shows `LISTEN ...` only until the first health check (`SELECT 1`).
+APPLICATION_NAME = "escrow-listener"
+
+
+def application_name() -> str:
+    return f"{APPLICATION_NAME}:{os.getpid()}"
+
 
 logger = logging.getLogger("app.events")
 
@@ -62,7 +73,7 @@ class LocalBus:
 class PostgresBus:
     def __init__(self, database_url: str) -> None:
         self.hub = Hub()
-        self.dsn = "postgresql://" + database_url.split("://", 1)[1].split("?", 1)[0]
+        self.dsn = asyncpg_dsn(database_url)
         self._task: asyncio.Task[None] | None = None
         self._connection: asyncpg.Connection | None = None
         self.connected = asyncio.Event()
@@ -90,13 +101,21 @@ class PostgresBus:
         first = True
         while True:
             lost = asyncio.Event()
+            connection: asyncpg.Connection | None = None
             try:
-                connection = await asyncpg.connect(self.dsn)
+                connection = await asyncpg.connect(
+                    self.dsn, server_settings={"application_name": application_name()}
+                )
                 connection.add_termination_listener(lambda _, lost=lost: lost.set())
                 await connection.add_listener(CHANNEL, self._on_notify)
                 self._connection = connection
-            except (OSError, asyncpg.PostgresError) as error:
-                logger.warning("LISTEN connection failed (%s); retrying in %.1fs", error, backoff)
+            except Exception as error:
+                # Any failure is retried (asyncpg raises OSError, TimeoutError, PostgresError
+                # or InterfaceError depending on when the connection fails): one that escaped
+                # would end this task and leave the process deaf to other processes for good.
+                logger.warning("LISTEN connection failed (%r); retrying in %.1fs", error, backoff)
+                if connection is not None:
+                    connection.terminate()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 continue

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from app.events.feed import Feeds
+
 QUEUE_SIZE = 256
 
 
@@ -74,6 +76,7 @@ class Hub:
     def __init__(self) -> None:
         self._by_contract: dict[int, set[Subscriber]] = {}
         self._by_user: dict[int, set[Subscriber]] = {}
+        self.feeds = Feeds()  # one shared read of new events per contract and wake-up
 
     @contextmanager
     def subscribe(
@@ -97,6 +100,7 @@ class Hub:
                     del index[key]
 
     def deliver(self, notice: Notice) -> None:
+        self.feeds.notify(notice.contract_id)  # before anyone wakes up
         for subscriber in self._by_contract.get(notice.contract_id, ()):
             subscriber.offer(notice)
         for party in notice.party_ids:
@@ -105,6 +109,7 @@ class Hub:
 
     def resync_all(self) -> None:
         """After a gap in delivery (a lost LISTEN connection): everyone reads again."""
+        self.feeds.notify_all()
         for index in (self._by_contract, self._by_user):
             for members in index.values():
                 for subscriber in members:

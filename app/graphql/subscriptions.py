@@ -1,19 +1,26 @@
 """Subscriptions. A notice only wakes a subscriber up; what it delivers is read from the
 database, so every delivery is fresh and `contractEvents` is gap-free and in order even when
-events commit while the replay is being read."""
+events commit while the replay is being read.
+
+`contractEvents` reads its replay for itself; once caught up, the new events of a wake-up come
+from the contract's shared feed (app.events.feed), one read for all of the contract's
+subscribers instead of one each."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
+from contextlib import aclosing
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 
 from app.db import models
 from app.domain.contract import Actor
+from app.events.feed import Feed
 from app.events.hub import RESYNC, Subscriber
 from app.graphql.context import Info
+from app.graphql.errors import shape_error
 from app.graphql.ids import decode_id
 from app.graphql.loaders import Loaders
 from app.graphql.types import ContractEvent, Milestone
@@ -21,6 +28,8 @@ from app.services import reads
 from app.services.repository import milestone_from_row, watched_state
 
 REPLAY_BATCH = 200
+
+T = TypeVar("T")
 
 
 def _not_found() -> GraphQLError:
@@ -33,6 +42,24 @@ def _resync_required(last_sequence: int | None) -> GraphQLError:
         "afterSequence set to the last sequence received",
         extensions={"code": "RESYNC_REQUIRED", "lastSequence": last_sequence},
     )
+
+
+def _shaped(error: Exception) -> GraphQLError:
+    """An error that ends a subscription, as a client may see it. ShapeErrors shapes the result
+    of an operation, not the errors a subscription's stream raises: credentials keep their
+    code here, and anything unexpected is logged and masked as INTERNAL."""
+    if isinstance(error, GraphQLError) and error.original_error is None:
+        return shape_error(error)
+    return shape_error(GraphQLError(str(error), original_error=error))
+
+
+async def _guarded(stream: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    async with aclosing(stream):
+        try:
+            async for item in stream:
+                yield item
+        except Exception as error:
+            raise _shaped(error) from error
 
 
 async def _visible(actor: Actor, global_id: str) -> models.Contract:
@@ -50,72 +77,117 @@ async def _next_notice(subscriber: Subscriber, last_sequence: int | None) -> Any
     return notice
 
 
+async def _read_events(contract_id: int, sequence: int, limit: int) -> list[models.ContractEvent]:
+    return await reads.events_after(contract_id, sequence, limit)
+
+
+def _shared(
+    feed: Feed[models.ContractEvent], row: models.ContractEvent, currency: str
+) -> tuple[ContractEvent, Loaders]:
+    loaders = feed.shared.get("loaders")
+    if loaders is None:
+        loaders = feed.shared["loaders"] = Loaders()
+    event = feed.shared.get(row.sequence)
+    if event is None:
+        event = feed.shared[row.sequence] = ContractEvent.from_row(row, currency)
+    return event, loaders
+
+
+async def _contract_events(
+    info: Info, contract_id: strawberry.ID, after_sequence: int | None
+) -> AsyncGenerator[ContractEvent, None]:
+    actor = await info.context.actor()
+    contract = await _visible(actor, contract_id)
+    hub = info.context.runtime.bus.hub
+    with (
+        hub.subscribe(contract_id=contract.id) as subscriber,
+        hub.feeds.join(contract.id, _read_events) as feed,
+    ):
+        if after_sequence is None:
+            fresh = await models.Contract.get(id=contract.id)
+            last = fresh.last_sequence
+        else:
+            last = max(0, after_sequence)
+        while True:
+            # Read for itself: the replay, or after falling behind what the feed keeps.
+            rows = await reads.events_after(contract.id, last, REPLAY_BATCH)
+            for row in rows:
+                info.context.loaders = Loaders()
+                yield ContractEvent.from_row(row, contract.currency)
+                last = row.sequence
+            if len(rows) == REPLAY_BATCH:
+                continue  # more to replay
+            # Caught up: from now on a wake-up's new events come from the shared feed, and so do
+            # the objects built from them and the loaders for their nested fields (rows by id,
+            # read after the event, the same whoever the viewer is).
+            while True:
+                await _next_notice(subscriber, last)
+                new = await feed.after(last)
+                if new is None:
+                    break  # further behind than the feed keeps: read for itself again
+                for row in new:
+                    event, info.context.loaders = _shared(feed, row, contract.currency)
+                    yield event
+                    last = row.sequence
+
+
+async def _milestone_updated(
+    info: Info, contract_id: strawberry.ID | None
+) -> AsyncGenerator[Milestone, None]:
+    actor = await info.context.actor()
+    hub = info.context.runtime.bus.hub
+    if contract_id is not None:
+        contract = await _visible(actor, contract_id)
+        scope = hub.subscribe(contract_id=contract.id)
+        currencies = {contract.id: contract.currency}
+    else:
+        scope = hub.subscribe(user_id=actor.user_id)
+        currencies = {}
+    with scope as subscriber:
+        if contract_id is None:
+            currencies = await reads.own_contract_currencies(actor)
+        seen = {
+            row.id: watched_state(milestone_from_row(row))
+            for row in await reads.milestones_of_contracts(list(currencies))
+        }
+        while True:
+            notice = await _next_notice(subscriber, None)
+            if notice is RESYNC:
+                if contract_id is None:
+                    currencies = await reads.own_contract_currencies(actor)
+                targets = list(currencies)
+            else:
+                if notice.contract_id not in currencies:
+                    new = await models.Contract.filter(id=notice.contract_id).first()
+                    if new is None or actor.user_id not in (new.client_id, new.freelancer_id):
+                        continue
+                    currencies[new.id] = new.currency
+                targets = [notice.contract_id]
+            for row in await reads.milestones_of_contracts(targets):
+                state = watched_state(milestone_from_row(row))
+                if seen.get(row.id) == state:
+                    continue
+                seen[row.id] = state
+                info.context.loaders = Loaders()
+                yield Milestone.from_row(row, currencies[row.contract_id])
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
         description="Stored events after `afterSequence` (omitted: none; 0: all), then live "
         "ones, in strictly increasing sequence with no gap."
     )
-    async def contract_events(
+    def contract_events(
         self, info: Info, contract_id: strawberry.ID, after_sequence: int | None = None
     ) -> AsyncGenerator[ContractEvent, None]:
-        actor = await info.context.actor()
-        contract = await _visible(actor, contract_id)
-        with info.context.runtime.bus.hub.subscribe(contract_id=contract.id) as subscriber:
-            if after_sequence is None:
-                fresh = await models.Contract.get(id=contract.id)
-                last = fresh.last_sequence
-            else:
-                last = max(0, after_sequence)
-            while True:
-                rows = await reads.events_after(contract.id, last, REPLAY_BATCH)
-                for row in rows:
-                    info.context.loaders = Loaders()
-                    yield ContractEvent.from_row(row, contract.currency)
-                    last = row.sequence
-                if len(rows) < REPLAY_BATCH:
-                    await _next_notice(subscriber, last)
+        return _guarded(_contract_events(info, contract_id, after_sequence))
 
     @strawberry.subscription(
         description="A milestone as it now is, each time its status or money changes; "
         "without `contractId`, for every contract of the viewer."
     )
-    async def milestone_updated(
+    def milestone_updated(
         self, info: Info, contract_id: strawberry.ID | None = None
     ) -> AsyncGenerator[Milestone, None]:
-        actor = await info.context.actor()
-        hub = info.context.runtime.bus.hub
-        if contract_id is not None:
-            contract = await _visible(actor, contract_id)
-            scope = hub.subscribe(contract_id=contract.id)
-            currencies = {contract.id: contract.currency}
-        else:
-            scope = hub.subscribe(user_id=actor.user_id)
-            currencies = {}
-        with scope as subscriber:
-            if contract_id is None:
-                currencies = await reads.own_contract_currencies(actor)
-            seen = {
-                row.id: watched_state(milestone_from_row(row))
-                for row in await reads.milestones_of_contracts(list(currencies))
-            }
-            while True:
-                notice = await _next_notice(subscriber, None)
-                if notice is RESYNC:
-                    if contract_id is None:
-                        currencies = await reads.own_contract_currencies(actor)
-                    targets = list(currencies)
-                else:
-                    if notice.contract_id not in currencies:
-                        new = await models.Contract.filter(id=notice.contract_id).first()
-                        if new is None or actor.user_id not in (new.client_id, new.freelancer_id):
-                            continue
-                        currencies[new.id] = new.currency
-                    targets = [notice.contract_id]
-                for row in await reads.milestones_of_contracts(targets):
-                    state = watched_state(milestone_from_row(row))
-                    if seen.get(row.id) == state:
-                        continue
-                    seen[row.id] = state
-                    info.context.loaders = Loaders()
-                    yield Milestone.from_row(row, currencies[row.contract_id])
+        return _guarded(_milestone_updated(info, contract_id))
