@@ -1,7 +1,8 @@
 """Database and app fixtures.
 
 `TEST_DATABASE_URL` picks the database: a SQLite file by default, or PostgreSQL
-(`postgres://postgres@127.0.0.1:5432/escrow_test`), which is dropped and created afresh.
+(`scripts/test` uses `postgres://postgres@127.0.0.1:5432/escrow_test_<pid>`), which is created
+afresh and dropped at the end.
 Migrations build the schema, so the committed migrations are what every test runs on.
 """
 
@@ -29,26 +30,32 @@ def is_postgres() -> bool:
     return (os.environ.get("TEST_DATABASE_URL") or "").startswith(("postgres://", "postgresql://"))
 
 
-async def _recreate_postgres(url: str) -> None:
+async def _on_postgres_server(url: str, *statements: str) -> None:
     base, _, name = url.rpartition("/")
     admin = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1) + "/postgres")
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        for statement in statements:
+            await admin.execute(statement.format(name=name))
     finally:
         await admin.close()
+
+
+DROP = 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
 
 
 @pytest.fixture(scope="session")
 async def db_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     url = database_url(tmp_path_factory.mktemp("db"))
-    if url.startswith(("postgres://", "postgresql://")):
+    postgres = url.startswith(("postgres://", "postgresql://"))
+    if postgres:
         url = "postgres://" + url.split("://", 1)[1]
-        await _recreate_postgres(url)
+        await _on_postgres_server(url, DROP, 'CREATE DATABASE "{name}"')
     await migrate_database(url)
     await open_database(url)
     yield url
     await close_database()
+    if postgres:
+        await _on_postgres_server(url, DROP)
 
 
 @pytest.fixture

@@ -46,14 +46,13 @@ class Context:
     async def actor(self, *, write: bool = False) -> Actor:
         return (await self.require(write=write)).actor
 
-    def fresh(self) -> Context:
-        """A copy with empty loaders, for one subscription event."""
-        return Context(
-            runtime=self.runtime,
-            token=self.token,
-            connection_params=self.connection_params,
-            _principal=self._principal,
-        )
+    @property
+    def viewer_key(self) -> tuple[int, bool] | None:
+        """Who the caller is, once known: subscriptions of one viewer may share execution."""
+        principal = self._principal
+        if principal is _UNRESOLVED or principal is None:
+            return None
+        return (principal.user_id, principal.is_admin)
 
 
 Info = StrawberryInfo[Context, None]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import strawberry
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StreamResult
+from strawberry.types.graphql import OperationType
 
 from app.graphql.accounts import AccountMutation
+from app.graphql.context import Context
 from app.graphql.errors import ShapeErrors
 from app.graphql.limits import Limits, request_limits
 from app.graphql.mutations import ContractMutation
@@ -16,6 +21,7 @@ from app.graphql.queries import Query
 from app.graphql.request_mutations import RequestMutation
 from app.graphql.request_types import ChangeRequest, Dispute, RefundRequest
 from app.graphql.scalars import SCALARS
+from app.graphql.sharing import SharedSubscriptions, share_key
 from app.graphql.subscriptions import Subscription
 from app.graphql.types import ContractEvent, LedgerEntry, Submission, User
 
@@ -26,8 +32,40 @@ class Mutation(AccountMutation, ContractMutation, RequestMutation):
 
 
 class Schema(strawberry.Schema):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shared = SharedSubscriptions()
+
     def process_errors(self, errors: object, execution_context: object = None) -> None:
         """Errors are shaped and the unexpected ones logged by ShapeErrors."""
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """As strawberry's, but live subscriptions of one viewer with one selection share one
+        execution (see sharing.py)."""
+        run = functools.partial(
+            super().stream,
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
+        viewer = context_value.viewer_key if isinstance(context_value, Context) else None
+        key = share_key(query, variable_values, operation_name, viewer)
+        if key is None:
+            return await run()
+        return self.shared.follow(key, run)
 
 
 def build_schema(limits: Limits | None = None) -> strawberry.Schema:

@@ -36,7 +36,7 @@ def _not_found() -> GraphQLError:
     return GraphQLError("No such contract", extensions={"code": "NOT_FOUND"})
 
 
-def _resync_required(last_sequence: int | None) -> GraphQLError:
+def resync_required(last_sequence: int | None) -> GraphQLError:
     return GraphQLError(
         "This subscription fell too far behind and has ended; subscribe again with "
         "afterSequence set to the last sequence received",
@@ -73,7 +73,7 @@ async def _visible(actor: Actor, global_id: str) -> models.Contract:
 async def _next_notice(subscriber: Subscriber, last_sequence: int | None) -> Any:
     notice = await subscriber.queue.get()
     if subscriber.overflowed:
-        raise _resync_required(last_sequence)
+        raise resync_required(last_sequence)
     return notice
 
 

@@ -4,7 +4,7 @@ processes, gql's WebsocketsTransport on both subprotocols, raw WebSockets for wh
 database, one of which loses its LISTEN connection mid-stream.
 
 The PostgreSQL tests need a server at `E2E_POSTGRES_URL` (default
-`postgres://postgres@127.0.0.1:5432/escrow_e2e_subs`; the database is dropped and created
+`postgres://postgres@127.0.0.1:5432/escrow_e2e_subs_<pid>`; the database is dropped and created
 afresh). Without one they are skipped, except in CI (`CI=true`), where they fail.
 """
 
@@ -225,7 +225,7 @@ async def test_an_allowed_or_the_same_origin_is_accepted(demo: Demo, origin: str
 
 
 POSTGRES_URL = os.environ.get(
-    "E2E_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/escrow_e2e_subs"
+    "E2E_POSTGRES_URL", f"postgres://postgres@127.0.0.1:5432/escrow_e2e_subs_{os.getpid()}"
 )
 
 

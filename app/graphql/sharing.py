@@ -1,0 +1,188 @@
+"""Shared execution of live subscriptions.
+
+Many sockets often follow one contract with the same selection as the same viewer (one user's
+devices, a dashboard open in many tabs). Each such group shares one execution: a leader runs
+the subscription once and hands every result to its followers, each through a bounded queue
+of its own. Only live-only subscriptions are shared (`contractEvents` without
+`afterSequence`, `milestoneUpdated`), since a late joiner of a live stream misses nothing it
+asked for; a replay is never shared. A follower too slow for its queue gets `RESYNC_REQUIRED`
+with the last sequence it received, and its subscription ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    parse,
+)
+from graphql.error import GraphQLSyntaxError
+from strawberry.types import ExecutionResult
+
+from app.graphql.subscriptions import resync_required
+
+FOLLOWER_QUEUE = 64
+LIVE_FIELDS = frozenset({"contractEvents", "milestoneUpdated"})
+_END = object()
+
+Start = Callable[[], Awaitable[AsyncIterator[Any]]]
+
+
+@lru_cache(maxsize=256)
+def _document(query: str) -> DocumentNode | None:
+    try:
+        return parse(query)
+    except GraphQLSyntaxError:
+        return None
+
+
+def share_key(
+    query: str | None,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+    viewer: Hashable | None,
+) -> Hashable | None:
+    """The key of the group this subscription can share with, or None to run it alone."""
+    if query is None or viewer is None:
+        return None
+    document = _document(query)
+    if document is None:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    operation = next(
+        (
+            o
+            for o in operations
+            if operation_name is None or (o.name is not None and o.name.value == operation_name)
+        ),
+        None,
+    )
+    if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
+        return None
+    fields = operation.selection_set.selections
+    if len(fields) != 1 or not isinstance(fields[0], FieldNode):
+        return None
+    root = fields[0]
+    if root.name.value not in LIVE_FIELDS:
+        return None
+    for argument in root.arguments or ():
+        if argument.name.value == "afterSequence":
+            value = argument.value
+            given = (
+                (variables or {}).get(value.name.value) is not None
+                if isinstance(value, VariableNode)
+                else value.kind != "null_value"
+            )
+            if given:
+                return None
+    return (query, operation_name, json.dumps(variables or {}, sort_keys=True), viewer)
+
+
+@dataclass(eq=False)
+class Follower:
+    queue: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(FOLLOWER_QUEUE))
+    overflowed: bool = False
+    last_sequence: int | None = None
+
+    def offer(self, item: Any) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self.queue.get_nowait()
+            self.queue.put_nowait(_END)
+
+    def end(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(_END)
+
+
+class Leader:
+    def __init__(self, group: SharedSubscriptions, key: Hashable) -> None:
+        self.group = group
+        self.key = key
+        self.followers: set[Follower] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self, source: AsyncIterator[Any]) -> None:
+        try:
+            async for result in source:
+                for follower in list(self.followers):
+                    follower.offer(result)
+        finally:
+            self.group.forget(self)
+            for follower in list(self.followers):
+                follower.end()
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
+    def leave(self, follower: Follower) -> None:
+        self.followers.discard(follower)
+        if not self.followers and self.task is not None:
+            self.group.forget(self)
+            self.task.cancel()
+
+
+class SharedSubscriptions:
+    def __init__(self) -> None:
+        self._leaders: dict[Hashable, Leader] = {}
+
+    def forget(self, leader: Leader) -> None:
+        if self._leaders.get(leader.key) is leader:
+            del self._leaders[leader.key]
+
+    def follow(self, key: Hashable, start: Any) -> AsyncGenerator[ExecutionResult, None]:
+        """Join the group's leader, starting it (`start()` gives its source) if there is none."""
+        leader = self._leaders.get(key)
+        if leader is None:
+            leader = self._leaders[key] = Leader(self, key)
+            leader.task = asyncio.create_task(self._lead(leader, start))
+        follower = Follower()
+        leader.followers.add(follower)
+        return self._deliver(leader, follower)
+
+    @staticmethod
+    async def _lead(leader: Leader, start: Start) -> None:
+        await leader.run(await start())
+
+    @staticmethod
+    async def _deliver(leader: Leader, follower: Follower) -> AsyncGenerator[ExecutionResult, None]:
+        try:
+            while True:
+                item = await follower.queue.get()
+                if follower.overflowed:
+                    yield ExecutionResult(
+                        data=None, errors=[resync_required(follower.last_sequence)]
+                    )
+                    return
+                if item is _END:
+                    return
+                follower.last_sequence = _sequence_of(item, follower.last_sequence)
+                yield item
+        finally:
+            leader.leave(follower)
+
+    def __len__(self) -> int:
+        return len(self._leaders)
+
+
+def _sequence_of(result: Any, previous: int | None) -> int | None:
+    data = getattr(result, "data", None)
+    event = data.get("contractEvents") if isinstance(data, dict) else None
+    sequence = event.get("sequence") if isinstance(event, dict) else None
+    return sequence if isinstance(sequence, int) else previous
