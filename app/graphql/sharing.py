@@ -3,10 +3,12 @@
 Many sockets often follow one contract with the same selection as the same viewer (one user's
 devices, a dashboard open in many tabs). Each such group shares one execution: a leader runs
 the subscription once and hands every result to its followers, each through a bounded queue
-of its own. Only live-only subscriptions are shared (`contractEvents` without
-`afterSequence`, `milestoneUpdated`), since a late joiner of a live stream misses nothing it
-asked for; a replay is never shared. A follower too slow for its queue gets `RESYNC_REQUIRED`
-with the last sequence it received, and its subscription ends.
+of its own. A live subscription (`milestoneUpdated`, `contractEvents` without
+`afterSequence`) may join its group at any time: a late joiner of a live stream misses nothing
+it asked for. A replay (`afterSequence` given) joins only a leader that still holds every
+result it has produced, and gets those first, so it receives exactly what a replay of its own
+would. A follower too slow for its queue gets `RESYNC_REQUIRED` with the last sequence it
+received, and its subscription ends.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from strawberry.types import ExecutionResult
 from app.graphql.subscriptions import resync_required
 
 FOLLOWER_QUEUE = 64
+HISTORY = 256  # results a replay's leader keeps for followers that join late
 LIVE_FIELDS = frozenset({"contractEvents", "milestoneUpdated"})
 _END = object()
 
@@ -47,13 +50,19 @@ def _document(query: str) -> DocumentNode | None:
         return None
 
 
+@dataclass(frozen=True)
+class ShareKey:
+    key: Hashable
+    replay: bool
+
+
 def share_key(
     query: str | None,
     variables: dict[str, Any] | None,
     operation_name: str | None,
     viewer: Hashable | None,
-) -> Hashable | None:
-    """The key of the group this subscription can share with, or None to run it alone."""
+) -> ShareKey | None:
+    """The group this subscription can share with, or None to run it alone."""
     if query is None or viewer is None:
         return None
     document = _document(query)
@@ -76,21 +85,22 @@ def share_key(
     root = fields[0]
     if root.name.value not in LIVE_FIELDS:
         return None
+    replay = False
     for argument in root.arguments or ():
         if argument.name.value == "afterSequence":
             value = argument.value
-            given = (
+            replay = (
                 (variables or {}).get(value.name.value) is not None
                 if isinstance(value, VariableNode)
                 else value.kind != "null_value"
             )
-            if given:
-                return None
-    return (query, operation_name, json.dumps(variables or {}, sort_keys=True), viewer)
+    key = (query, operation_name, json.dumps(variables or {}, sort_keys=True), viewer)
+    return ShareKey(key=key, replay=replay)
 
 
 @dataclass(eq=False)
 class Follower:
+    backlog: list[Any]
     queue: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(FOLLOWER_QUEUE))
     overflowed: bool = False
     last_sequence: int | None = None
@@ -111,15 +121,21 @@ class Follower:
 
 
 class Leader:
-    def __init__(self, group: SharedSubscriptions, key: Hashable) -> None:
+    def __init__(self, group: SharedSubscriptions, key: ShareKey) -> None:
         self.group = group
         self.key = key
         self.followers: set[Follower] = set()
         self.task: asyncio.Task[None] | None = None
+        self.history: list[Any] | None = [] if key.replay else None
+
+    def admits_late_joiners(self) -> bool:
+        return self.history is None or len(self.history) < HISTORY
 
     async def run(self, source: AsyncIterator[Any]) -> None:
         try:
             async for result in source:
+                if self.history is not None and len(self.history) < HISTORY:
+                    self.history.append(result)
                 for follower in list(self.followers):
                     follower.offer(result)
         finally:
@@ -143,16 +159,17 @@ class SharedSubscriptions:
         self._leaders: dict[Hashable, Leader] = {}
 
     def forget(self, leader: Leader) -> None:
-        if self._leaders.get(leader.key) is leader:
-            del self._leaders[leader.key]
+        if self._leaders.get(leader.key.key) is leader:
+            del self._leaders[leader.key.key]
 
-    def follow(self, key: Hashable, start: Any) -> AsyncGenerator[ExecutionResult, None]:
-        """Join the group's leader, starting it (`start()` gives its source) if there is none."""
-        leader = self._leaders.get(key)
-        if leader is None:
-            leader = self._leaders[key] = Leader(self, key)
+    def follow(self, key: ShareKey, start: Start) -> AsyncGenerator[ExecutionResult, None]:
+        """Join the group's leader, starting one (`start()` gives its source) if there is none
+        or if the one there can no longer take a late joiner."""
+        leader = self._leaders.get(key.key)
+        if leader is None or not leader.admits_late_joiners():
+            leader = self._leaders[key.key] = Leader(self, key)
             leader.task = asyncio.create_task(self._lead(leader, start))
-        follower = Follower()
+        follower = Follower(backlog=list(leader.history or ()))
         leader.followers.add(follower)
         return self._deliver(leader, follower)
 
@@ -163,6 +180,10 @@ class SharedSubscriptions:
     @staticmethod
     async def _deliver(leader: Leader, follower: Follower) -> AsyncGenerator[ExecutionResult, None]:
         try:
+            for item in follower.backlog:
+                follower.last_sequence = _sequence_of(item, follower.last_sequence)
+                yield item
+            follower.backlog = []
             while True:
                 item = await follower.queue.get()
                 if follower.overflowed:
