@@ -1,0 +1,85 @@
+"""Settings: defaults, parsing, and refusals that name the setting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from app.settings import SettingsError, ensure_secret_key, load_settings
+
+
+@pytest.fixture(autouse=True)
+def no_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults_are_the_product_contracts() -> None:
+    settings = load_settings()
+    policy = settings.policy
+    assert settings.DATABASE_URL == "sqlite://escrow.sqlite3"
+    assert (settings.HOST, settings.PORT) == ("127.0.0.1", 8000)
+    assert policy.auto_release_after == timedelta(days=14)
+    assert policy.refund_response_window == timedelta(days=7)
+    assert settings.JOBS_INTERVAL == timedelta(seconds=30)
+    assert (policy.contract_initiation_fee, policy.minimum_milestone_amount) == (495, 500)
+    assert (policy.client_processing_fee_bps, policy.freelancer_service_fee_bps) == (300, 1000)
+    assert policy.max_milestones_per_contract == 200
+    assert (settings.MAX_QUERY_DEPTH, settings.RATE_LIMIT_PER_MINUTE) == (15, 600)
+    assert settings.CORS_ORIGINS == ()
+    assert settings.GRAPHIQL is True
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("90s", 90), ("15m", 900), ("2h", 7200), ("14d", 1_209_600), ("45", 45)],
+)
+def test_durations_take_a_unit_or_plain_seconds(
+    monkeypatch: pytest.MonkeyPatch, text: str, expected: int
+) -> None:
+    monkeypatch.setenv("AUTO_RELEASE_AFTER", text)
+    assert load_settings().AUTO_RELEASE_AFTER == timedelta(seconds=expected)
+
+
+def test_amounts_percentages_and_lists_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTRACT_INITIATION_FEE", "2.50")
+    monkeypatch.setenv("CLIENT_PROCESSING_FEE_PERCENT", "2.5")
+    monkeypatch.setenv("CORS_ORIGINS", "https://app.example.com/, https://m.example.com")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@db:5432/escrow")
+    settings = load_settings()
+    assert settings.CONTRACT_INITIATION_FEE == 250
+    assert settings.CLIENT_PROCESSING_FEE_PERCENT == 250
+    assert settings.CORS_ORIGINS == ("https://app.example.com", "https://m.example.com")
+    assert settings.DATABASE_URL == "postgres://postgres@db:5432/escrow"
+    assert settings.is_postgres
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AUTO_RELEASE_AFTER", "two weeks"),
+        ("REFUND_RESPONSE_WINDOW", "0s"),
+        ("PORT", "eighty"),
+        ("CONTRACT_INITIATION_FEE", "4.955"),
+        ("FREELANCER_SERVICE_FEE_PERCENT", "120"),
+        ("MIN_MILESTONE_AMOUNT", "-1"),
+        ("DATABASE_URL", "mysql://x"),
+        ("GRAPHIQL", "perhaps"),
+    ],
+)
+def test_a_setting_that_cannot_be_parsed_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings()
+
+
+def test_without_a_secret_key_one_is_written_to_env_once(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    first = ensure_secret_key(load_settings(), env)
+    again = ensure_secret_key(load_settings(), env)
+    assert len(first.SECRET_KEY) >= 32
+    assert again.SECRET_KEY == first.SECRET_KEY
+    assert env.read_text().count("SECRET_KEY=") == 1
