@@ -176,8 +176,11 @@ class Loaded:
     requests_snapshot: dict[tuple[str, int], tuple[Any, ...]]
 
 
+Request = RefundRequest | Dispute | ChangeRequest
+
+
 def _requests_state(contract: Contract) -> dict[tuple[str, int], tuple[Any, ...]]:
-    rows: list[RefundRequest | Dispute | ChangeRequest] = [
+    rows: list[Request] = [
         *contract.refunds,
         *contract.disputes,
         *contract.change_requests,
@@ -387,79 +390,86 @@ async def save_contract(loaded: Loaded, conn: Connection) -> list[int]:
     ]
 
 
-def _changed(loaded: Loaded, row: RefundRequest | Dispute | ChangeRequest) -> bool:
-    assert row.id is not None
-    return loaded.requests_snapshot.get((type(row).__name__, row.id)) != dataclasses.astuple(row)
+async def _save_request(
+    loaded: Loaded,
+    conn: Connection,
+    request: Request,
+    model: type[models.RefundRequest | models.Dispute | models.ChangeRequest],
+    changing: dict[str, Any],
+    fixed: dict[str, Any],
+) -> None:
+    """Insert a new request with all its values, or update the `changing` ones if they did."""
+    if request.id is None:
+        row = await model.create(using_db=conn, contract_id=loaded.contract.id, **fixed, **changing)
+        request.id = row.id
+    elif loaded.requests_snapshot.get((type(request).__name__, request.id)) != (
+        dataclasses.astuple(request)
+    ):
+        await model.filter(id=request.id).using_db(conn).update(**changing)
 
 
 async def _save_requests(loaded: Loaded, conn: Connection) -> None:
     """Insert new refund requests, disputes and change requests; update the changed ones."""
     contract = loaded.contract
     for refund in contract.refunds:
-        values: dict[str, Any] = {
-            "amount": refund.amount,
-            "reason": refund.reason,
-            "status": refund.status,
-            "respond_by": refund.respond_by,
-            "response": refund.response,
-            "resolved_at": refund.resolved_at,
-        }
-        if refund.id is None:
-            created = await models.RefundRequest.create(
-                using_db=conn,
-                contract_id=contract.id,
-                milestone_id=refund.milestone_id,
-                created_at=refund.created_at,
-                **values,
-            )
-            refund.id = created.id
-        elif _changed(loaded, refund):
-            await models.RefundRequest.filter(id=refund.id).using_db(conn).update(**values)
+        await _save_request(
+            loaded,
+            conn,
+            refund,
+            models.RefundRequest,
+            changing={
+                "amount": refund.amount,
+                "reason": refund.reason,
+                "status": refund.status,
+                "respond_by": refund.respond_by,
+                "response": refund.response,
+                "resolved_at": refund.resolved_at,
+            },
+            fixed={"milestone_id": refund.milestone_id, "created_at": refund.created_at},
+        )
     for dispute in contract.disputes:
-        values = {
-            "status": dispute.status,
-            "freelancer_amount": dispute.freelancer_amount,
-            "client_amount": dispute.client_amount,
-            "note": dispute.note,
-            "resolved_by_id": dispute.resolved_by,
-            "resolved_at": dispute.resolved_at,
-        }
-        if dispute.id is None:
-            opened = await models.Dispute.create(
-                using_db=conn,
-                contract_id=contract.id,
-                milestone_id=dispute.milestone_id,
-                opened_by_id=dispute.opened_by,
-                reason=dispute.reason,
-                previous_status=dispute.previous_status,
-                created_at=dispute.created_at,
-                **values,
-            )
-            dispute.id = opened.id
-        elif _changed(loaded, dispute):
-            await models.Dispute.filter(id=dispute.id).using_db(conn).update(**values)
+        await _save_request(
+            loaded,
+            conn,
+            dispute,
+            models.Dispute,
+            changing={
+                "status": dispute.status,
+                "freelancer_amount": dispute.freelancer_amount,
+                "client_amount": dispute.client_amount,
+                "note": dispute.note,
+                "resolved_by_id": dispute.resolved_by,
+                "resolved_at": dispute.resolved_at,
+            },
+            fixed={
+                "milestone_id": dispute.milestone_id,
+                "opened_by_id": dispute.opened_by,
+                "reason": dispute.reason,
+                "previous_status": dispute.previous_status,
+                "created_at": dispute.created_at,
+            },
+        )
     for request in contract.change_requests:
         for change in request.changes:
             if change.added is not None:
                 change.milestone_id = change.added.id
-        values = {
-            "changes": [change_to_json(c) for c in request.changes],
-            "status": request.status,
-            "reason": request.reason,
-            "resolved_at": request.resolved_at,
-        }
-        if request.id is None:
-            proposed = await models.ChangeRequest.create(
-                using_db=conn,
-                contract_id=contract.id,
-                proposed_by_id=request.proposed_by,
-                message=request.message,
-                created_at=request.created_at,
-                **values,
-            )
-            request.id = proposed.id
-        elif _changed(loaded, request):
-            await models.ChangeRequest.filter(id=request.id).using_db(conn).update(**values)
+        await _save_request(
+            loaded,
+            conn,
+            request,
+            models.ChangeRequest,
+            changing={
+                "changes": [change_to_json(c) for c in request.changes],
+                "status": request.status,
+                "reason": request.reason,
+                "resolved_at": request.resolved_at,
+            },
+            fixed={
+                "proposed_by_id": request.proposed_by,
+                "message": request.message,
+                "created_at": request.created_at,
+            },
+        )
 
 
 async def _append(contract: Contract, conn: Connection) -> None:
