@@ -18,6 +18,7 @@ from app.domain.ledger import FEE_KINDS, ROUTES, Account, EntryKind
 from app.domain.milestones import ACTIVE_STATUSES, MilestoneStatus
 from app.domain.money import fee
 from app.domain.policy import Policy
+from app.domain.requests import ChangeRequestStatus, DisputeStatus, RefundStatus
 
 FINAL = (ContractStatus.ENDED, ContractStatus.DECLINED)
 
@@ -46,6 +47,11 @@ class MilestoneRow:
     refunded: int
     auto_release_at: Any
     deleted: bool
+    title: str = ""
+    unit_price: int | None = None
+    max_units: int | None = None
+    units_released: int = 0
+    review_seconds_left: int | None = None
 
     @property
     def remaining(self) -> int:
@@ -54,6 +60,10 @@ class MilestoneRow:
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_piece_rate(self) -> bool:
+        return self.unit_price is not None
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,39 @@ class EventRow:
     actor_id: int | None
     milestone_id: int | None
     amount: int | None
+
+
+@dataclass(frozen=True)
+class RefundRow:
+    id: int
+    contract_id: int
+    milestone_id: int
+    amount: int
+    status: RefundStatus
+    respond_by: Any
+    resolved_at: Any
+
+
+@dataclass(frozen=True)
+class DisputeRow:
+    id: int
+    contract_id: int
+    milestone_id: int
+    opened_by: int
+    status: DisputeStatus
+    previous_status: MilestoneStatus
+    freelancer_amount: int | None
+    client_amount: int | None
+    resolved_by: int | None
+
+
+@dataclass(frozen=True)
+class ChangeRequestRow:
+    id: int
+    contract_id: int
+    proposed_by: int
+    status: ChangeRequestStatus
+    changes: tuple[tuple[tuple[str, Any], ...], ...]
 
 
 @dataclass
@@ -110,14 +153,27 @@ class Totals:
 class Snapshot:
     contracts: dict[int, ContractRow]
     milestones: dict[int, MilestoneRow]
-    submissions: dict[int, tuple[int, str, int]]
+    # Submission id -> (milestone id, status, requested amount, units).
+    submissions: dict[int, tuple[int, str, int, int | None]]
     entries: tuple[EntryRow, ...]
     events: tuple[EventRow, ...]
     idempotency_keys: frozenset[tuple[int, str, str]]
+    refunds: dict[int, RefundRow] = field(default_factory=dict)
+    disputes: dict[int, DisputeRow] = field(default_factory=dict)
+    change_requests: dict[int, ChangeRequestRow] = field(default_factory=dict)
 
     def state(self) -> tuple[Any, ...]:
         """Everything but the idempotency keys: what a refused action must leave untouched."""
-        return (self.contracts, self.milestones, self.submissions, self.entries, self.events)
+        return (
+            self.contracts,
+            self.milestones,
+            self.submissions,
+            self.entries,
+            self.events,
+            self.refunds,
+            self.disputes,
+            self.change_requests,
+        )
 
     def others(self, contract_id: int) -> tuple[Any, ...]:
         """The state of every other contract."""
@@ -128,6 +184,44 @@ class Snapshot:
             {k: v for k, v in self.submissions.items() if v[0] not in mine},
             tuple(e for e in self.entries if e.contract_id != contract_id),
             tuple(e for e in self.events if e.contract_id != contract_id),
+            {k: v for k, v in self.refunds.items() if v.contract_id != contract_id},
+            {k: v for k, v in self.disputes.items() if v.contract_id != contract_id},
+            {k: v for k, v in self.change_requests.items() if v.contract_id != contract_id},
+        )
+
+    def refunds_of(self, contract_id: int) -> list[RefundRow]:
+        return sorted(
+            (r for r in self.refunds.values() if r.contract_id == contract_id), key=lambda r: r.id
+        )
+
+    def pending_refund(self, milestone_id: int) -> RefundRow | None:
+        return next(
+            (
+                r
+                for r in self.refunds.values()
+                if r.milestone_id == milestone_id and r.status is RefundStatus.PENDING
+            ),
+            None,
+        )
+
+    def open_dispute(self, milestone_id: int) -> DisputeRow | None:
+        return next(
+            (
+                d
+                for d in self.disputes.values()
+                if d.milestone_id == milestone_id and d.status is DisputeStatus.OPEN
+            ),
+            None,
+        )
+
+    def pending_change_request(self, contract_id: int) -> ChangeRequestRow | None:
+        return next(
+            (
+                c
+                for c in self.change_requests.values()
+                if c.contract_id == contract_id and c.status is ChangeRequestStatus.PENDING
+            ),
+            None,
         )
 
     def events_of(self, contract_id: int) -> list[EventRow]:
@@ -181,9 +275,14 @@ async def snapshot() -> Snapshot:
         "refunded_amount",
         "auto_release_at",
         "deleted",
+        "title",
+        "unit_price",
+        "max_units",
+        "units_released",
+        "review_seconds_left",
     )
     submissions = await models.Submission.all().values_list(
-        "id", "milestone_id", "status", "requested_amount"
+        "id", "milestone_id", "status", "requested_amount", "units"
     )
     entries = (
         await models.LedgerEntry.all()
@@ -205,6 +304,23 @@ async def snapshot() -> Snapshot:
         .values_list("contract_id", "sequence", "type", "actor_id", "milestone_id", "amount")
     )
     keys = await models.IdempotencyKey.all().values_list("user_id", "mutation", "key")
+    refunds = await models.RefundRequest.all().values_list(
+        "id", "contract_id", "milestone_id", "amount", "status", "respond_by", "resolved_at"
+    )
+    disputes = await models.Dispute.all().values_list(
+        "id",
+        "contract_id",
+        "milestone_id",
+        "opened_by_id",
+        "status",
+        "previous_status",
+        "freelancer_amount",
+        "client_amount",
+        "resolved_by_id",
+    )
+    change_requests = await models.ChangeRequest.all().values_list(
+        "id", "contract_id", "proposed_by_id", "status", "changes"
+    )
     return Snapshot(
         contracts={
             row[0]: ContractRow(
@@ -231,10 +347,15 @@ async def snapshot() -> Snapshot:
                 refunded=row[7],
                 auto_release_at=row[8],
                 deleted=bool(row[9]),
+                title=row[10],
+                unit_price=row[11],
+                max_units=row[12],
+                units_released=row[13],
+                review_seconds_left=row[14],
             )
             for row in milestones
         },
-        submissions={row[0]: (row[1], row[2], row[3]) for row in submissions},
+        submissions={row[0]: (row[1], row[2], row[3], row[4]) for row in submissions},
         entries=tuple(
             EntryRow(
                 id=row[0],
@@ -250,6 +371,42 @@ async def snapshot() -> Snapshot:
         ),
         events=tuple(EventRow(*row) for row in events),
         idempotency_keys=frozenset(tuple(row) for row in keys),  # type: ignore[misc]
+        refunds={
+            row[0]: RefundRow(
+                id=row[0],
+                contract_id=row[1],
+                milestone_id=row[2],
+                amount=row[3],
+                status=RefundStatus(row[4]),
+                respond_by=row[5],
+                resolved_at=row[6],
+            )
+            for row in refunds
+        },
+        disputes={
+            row[0]: DisputeRow(
+                id=row[0],
+                contract_id=row[1],
+                milestone_id=row[2],
+                opened_by=row[3],
+                status=DisputeStatus(row[4]),
+                previous_status=MilestoneStatus(row[5]),
+                freelancer_amount=row[6],
+                client_amount=row[7],
+                resolved_by=row[8],
+            )
+            for row in disputes
+        },
+        change_requests={
+            row[0]: ChangeRequestRow(
+                id=row[0],
+                contract_id=row[1],
+                proposed_by=row[2],
+                status=ChangeRequestStatus(row[3]),
+                changes=tuple(tuple(sorted(change.items())) for change in row[4]),
+            )
+            for row in change_requests
+        },
     )
 
 
@@ -296,10 +453,68 @@ def check_contract(books: Snapshot, contract: ContractRow, policy: Policy) -> No
             e.amount for e in entries if e.milestone_id == m.id and e.kind is EntryKind.REFUND
         )
         assert (m.released, m.refunded) == (released, refunded), f"{where}: {m}"
-        if m.status in (MilestoneStatus.NOT_FUNDED, MilestoneStatus.CANCELLED):
+        if m.status is MilestoneStatus.NOT_FUNDED:
             assert m.funded == m.released == m.refunded == 0, m
+        if m.status is MilestoneStatus.CANCELLED:
+            # Never funded, or a piece-rate milestone completed before any unit was paid
+            # (§6.35): its escrow became available.
+            assert m.released == m.refunded == 0, m
+            assert m.funded == 0 or (m.is_piece_rate and m.units_released == 0), m
         if m.status is MilestoneStatus.REFUNDED:
             assert m.released == 0 and m.refunded > 0, m
+        # The review clock runs only on submitted work, and a pending refund stops it (§6.12).
+        reviewing = m.status is MilestoneStatus.SUBMITTED and books.pending_refund(m.id) is None
+        assert (m.auto_release_at is not None) == reviewing, f"{where}: {m}"
+        if m.is_piece_rate:
+            # §1, §6.15: the amount is unitPrice x maxUnits; while active, the escrow is the
+            # price of the units not yet paid, and every payment was for whole units.
+            assert m.max_units is not None and m.unit_price is not None, m
+            assert m.amount == m.unit_price * m.max_units, m
+            assert 0 <= m.units_released <= m.max_units, m
+            if m.is_active:
+                assert m.units_released < m.max_units, m
+                assert m.funded == m.amount and m.refunded == 0, m
+                assert m.released == m.unit_price * m.units_released, m
+        else:
+            assert m.max_units is None and m.units_released == 0, m
+
+    # Requests: a pending refund sits on an active, undisputed milestone and asks for no more
+    # than its escrow (§6.12); a milestone is DISPUTED exactly while one dispute on it is open;
+    # one change request at most is pending, and only on an active contract (§1, §6.34).
+    live = {m.id: m for m in milestones}
+    for refund in books.refunds_of(contract.id):
+        m = books.milestones[refund.milestone_id]
+        assert refund.amount > 0, refund
+        if refund.status is RefundStatus.PENDING:
+            assert contract.status is ContractStatus.ACTIVE, f"{where}: {refund}"
+            assert refund.milestone_id in live and m.is_active, f"{where}: {refund} {m}"
+            assert m.status is not MilestoneStatus.DISPUTED, f"{where}: {refund} {m}"
+            assert refund.amount <= m.remaining, f"{where}: {refund} {m}"
+            assert refund.resolved_at is None, refund
+        else:
+            assert refund.resolved_at is not None, refund
+        if refund.status is RefundStatus.APPROVED:
+            assert not m.is_active and m.refunded >= refund.amount, f"{where}: {refund} {m}"
+    pending = [
+        r.milestone_id for r in books.refunds_of(contract.id) if r.status is RefundStatus.PENDING
+    ]
+    assert len(pending) == len(set(pending)), f"{where}: two pending refunds on one milestone"
+    disputes = [d for d in books.disputes.values() if d.contract_id == contract.id]
+    open_on = [d.milestone_id for d in disputes if d.status is DisputeStatus.OPEN]
+    disputed = [m.id for m in milestones if m.status is MilestoneStatus.DISPUTED]
+    assert sorted(open_on) == sorted(disputed), f"{where}: open {open_on}, disputed {disputed}"
+    for dispute in disputes:
+        resolved = dispute.status is DisputeStatus.RESOLVED
+        assert (dispute.freelancer_amount is not None) == resolved, dispute
+        assert (dispute.client_amount is not None) == resolved, dispute
+        assert (dispute.resolved_by is not None) == resolved, dispute
+        if resolved:
+            assert not books.milestones[dispute.milestone_id].is_active, dispute
+    change_requests = [c for c in books.change_requests.values() if c.contract_id == contract.id]
+    pending_changes = [c for c in change_requests if c.status is ChangeRequestStatus.PENDING]
+    assert len(pending_changes) <= 1, f"{where}: {pending_changes}"
+    if pending_changes:
+        assert contract.status is ContractStatus.ACTIVE, f"{where}: {pending_changes}"
 
     # Fees (§6.3, §6.5): one initiation fee at most; every charge and payout carries its fee.
     initiation = [e for e in entries if e.kind is EntryKind.INITIATION_FEE]
