@@ -41,11 +41,11 @@ async def deal(runtime: Runtime, people: People) -> Deal:
     return deal
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 async def books_stay_right(db: None, runtime: Runtime) -> AsyncIterator[None]:
-    """The ledger invariants of tests/services/books.py, checked after the test. Not autouse:
-    books.py expects a CANCELLED milestone never to have been funded, which a piece-rate
-    milestone completed before any payment was (API.md §6.35)."""
+    """The ledger invariants of tests/services/books.py, checked after every test (a piece-rate
+    milestone completed before any payment is CANCELLED with escrow that was funded,
+    API.md §6.35, and books.py knows it)."""
     yield
     await books_ok(runtime)
 
