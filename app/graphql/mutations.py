@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import TypeVar
 
 import strawberry
 
-from app.domain.contract import Actor
-from app.domain.errors import DomainError, ErrorCode, refuse
+from app.domain.errors import ErrorCode, refuse
 from app.domain.milestones import MilestoneDraft
 from app.graphql.context import Info
-from app.graphql.errors import UserError, user_errors
+from app.graphql.errors import UserError
 from app.graphql.ids import decode_id
+from app.graphql.outcomes import Run, outcome_errors, run_mutation
 from app.graphql.queries import visible_contract, visible_milestone
 from app.graphql.scalars import Decimal
 from app.graphql.types import Contract, Milestone
 from app.services import contracts
-from app.services.unit import Outcome
 
 
 @strawberry.type
@@ -187,32 +185,20 @@ def node_id(global_id: str, type_name: str, field: str) -> int:
     return pk
 
 
-async def _contract_payload(
-    info: Info, payload: type[CP], run: Callable[[Actor], Awaitable[Outcome]]
-) -> CP:
-    actor = await info.context.actor(write=True)
-    try:
-        outcome = await run(actor)
-    except DomainError as error:
-        return payload(user_errors=user_errors(error))
+async def _contract_payload(info: Info, payload: type[CP], run: Run) -> CP:
+    actor, outcome = await run_mutation(info, run)
     return payload(
         contract=await visible_contract(info, actor, outcome.contract_id),
-        user_errors=user_errors(DomainError(outcome.problems)) if outcome.problems else [],
+        user_errors=outcome_errors(outcome),
     )
 
 
-async def _milestone_payload(
-    info: Info, payload: type[MP], run: Callable[[Actor], Awaitable[Outcome]]
-) -> MP:
-    actor = await info.context.actor(write=True)
-    try:
-        outcome = await run(actor)
-    except DomainError as error:
-        return payload(user_errors=user_errors(error))
+async def _milestone_payload(info: Info, payload: type[MP], run: Run) -> MP:
+    actor, outcome = await run_mutation(info, run)
     return payload(
         milestone=await visible_milestone(info, actor, outcome.milestone_id),
         contract=await visible_contract(info, actor, outcome.contract_id),
-        user_errors=user_errors(DomainError(outcome.problems)) if outcome.problems else [],
+        user_errors=outcome_errors(outcome),
     )
 
 

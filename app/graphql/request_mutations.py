@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import TypeVar
 
@@ -10,19 +9,17 @@ import strawberry
 
 from app.db import models
 from app.domain.changes import UNKNOWN_ID, ChangeDraft
-from app.domain.contract import Actor
-from app.domain.errors import DomainError
 from app.domain.requests import ChangeAction
 from app.graphql.context import Info
-from app.graphql.errors import UserError, user_errors
+from app.graphql.errors import UserError
 from app.graphql.ids import decode_id
 from app.graphql.mutations import node_id
+from app.graphql.outcomes import Run, outcome_errors, run_mutation
 from app.graphql.queries import visible_contract, visible_milestone
 from app.graphql.request_types import ChangeRequest, Dispute, RefundRequest
 from app.graphql.scalars import Decimal
 from app.graphql.types import Contract, Milestone
 from app.services import requests
-from app.services.unit import Outcome
 
 
 @strawberry.type
@@ -188,23 +185,8 @@ class ResolveDisputeInput:
     idempotency_key: str | None = None
 
 
-Run = Callable[[Actor], Awaitable[Outcome]]
-
-
-async def _outcome(info: Info, run: Run) -> tuple[Actor, Outcome]:
-    actor = await info.context.actor(write=True)
-    try:
-        return actor, await run(actor)
-    except DomainError as error:
-        return actor, Outcome(problems=error.problems)
-
-
-def _errors(outcome: Outcome) -> list[UserError]:
-    return user_errors(DomainError(outcome.problems)) if outcome.problems else []
-
-
 async def _change_request_payload(info: Info, payload: type[CRP], run: Run) -> CRP:
-    actor, outcome = await _outcome(info, run)
+    actor, outcome = await run_mutation(info, run)
     contract = await visible_contract(info, actor, outcome.contract_id)
     row = None
     if contract is not None and outcome.change_request_id is not None:
@@ -212,12 +194,12 @@ async def _change_request_payload(info: Info, payload: type[CRP], run: Run) -> C
     return payload(
         change_request=ChangeRequest.from_row(row, contract.currency) if row and contract else None,
         contract=contract,
-        user_errors=_errors(outcome),
+        user_errors=outcome_errors(outcome),
     )
 
 
 async def _refund_payload(info: Info, payload: type[RRP], run: Run) -> RRP:
-    actor, outcome = await _outcome(info, run)
+    actor, outcome = await run_mutation(info, run)
     milestone = await visible_milestone(info, actor, outcome.milestone_id)
     row = None
     if milestone is not None and outcome.refund_request_id is not None:
@@ -227,12 +209,12 @@ async def _refund_payload(info: Info, payload: type[RRP], run: Run) -> RRP:
         if row and milestone
         else None,
         milestone=milestone,
-        user_errors=_errors(outcome),
+        user_errors=outcome_errors(outcome),
     )
 
 
 async def _dispute_payload(info: Info, payload: type[DP], run: Run) -> DP:
-    actor, outcome = await _outcome(info, run)
+    actor, outcome = await run_mutation(info, run)
     milestone = await visible_milestone(info, actor, outcome.milestone_id)
     row = None
     if milestone is not None and outcome.dispute_id is not None:
@@ -240,7 +222,7 @@ async def _dispute_payload(info: Info, payload: type[DP], run: Run) -> DP:
     return payload(
         dispute=Dispute.from_row(row, milestone.amount.currency) if row and milestone else None,
         milestone=milestone,
-        user_errors=_errors(outcome),
+        user_errors=outcome_errors(outcome),
     )
 
 
