@@ -10,7 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from app.db.config import close_database, migrate_database, open_database
+from app.bootstrap import bootstrap, started
+from app.db.config import migrate_database
 from app.domain.errors import DomainError
 from app.settings import Settings, SettingsError, ensure_secret_key, load_settings
 
@@ -23,16 +24,11 @@ async def _migrate(settings: Settings) -> None:
     await migrate_database(settings.DATABASE_URL)
 
 
-async def _open(settings: Settings) -> None:
-    """Migrate, then open the database for a command's own work."""
-    await migrate_database(settings.DATABASE_URL)
-    await open_database(settings.DATABASE_URL)
-
-
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.main import create_app
+    from app.web.access_log import log_config
 
     overrides = {k: v for k, v in (("HOST", args.host), ("PORT", args.port)) if v is not None}
     settings = _settings(**overrides)
@@ -43,11 +39,17 @@ def serve(args: argparse.Namespace) -> int:
     # collections run less often: fan-out to many subscribers allocates many short-lived ones.
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: only the proxies
+    # named by FORWARDED_ALLOW_IPS may set the client's address.
+    proxies = settings.FORWARDED_ALLOW_IPS.strip()
     uvicorn.run(
         app,
         host=settings.HOST,
         port=settings.PORT,
         log_level="info",
+        log_config=log_config(),
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
         ws="websockets-sansio",
         lifespan="on",
     )
@@ -66,16 +68,15 @@ def create_user(args: argparse.Namespace) -> int:
     settings = _settings()
 
     async def run() -> int:
-        await _open(settings)
-        try:
-            user = await create(
-                name=args.name, email=args.email, password=args.password, is_admin=args.admin
-            )
-        except DomainError as error:
-            print(f"create-user: {error}", file=sys.stderr)
-            return 1
-        finally:
-            await close_database()
+        await _migrate(settings)
+        async with started(settings, bootstrap(settings), listen=False):
+            try:
+                user = await create(
+                    name=args.name, email=args.email, password=args.password, is_admin=args.admin
+                )
+            except DomainError as error:
+                print(f"create-user: {error}", file=sys.stderr)
+                return 1
         print(f"Created {'admin ' if user.is_admin else ''}user {user.email} (id {user.id}).")
         return 0
 
@@ -88,11 +89,10 @@ def seed_demo(args: argparse.Namespace) -> int:
     settings = _settings()
 
     async def run() -> None:
-        await _open(settings)
-        try:
-            await seed(settings)
-        finally:
-            await close_database()
+        await _migrate(settings)
+        runtime = bootstrap(settings)
+        async with started(settings, runtime, listen=False):
+            await seed(runtime)
 
     asyncio.run(run())
     return 0
@@ -100,21 +100,18 @@ def seed_demo(args: argparse.Namespace) -> int:
 
 def run_jobs(args: argparse.Namespace) -> int:
     from app.services.deadlines import run_due, run_forever
-    from app.services.runtime import Runtime
 
     settings = _settings()
-    runtime = Runtime(policy=settings.policy, secret_key=settings.SECRET_KEY)
+    runtime = bootstrap(settings)
 
     async def run() -> None:
-        await _open(settings)
-        try:
+        await _migrate(settings)
+        async with started(settings, runtime, listen=False):
             if args.once:
                 print(f"Deadlines applied on {await run_due(runtime)} contract(s).")
             else:
                 print(f"Running deadlines every {settings.JOBS_INTERVAL}; Ctrl+C stops.")
                 await run_forever(runtime, settings.JOBS_INTERVAL)
-        finally:
-            await close_database()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

@@ -8,7 +8,6 @@ from app.domain.milestones import MilestoneDraft
 from app.graphql.ids import encode_id
 from app.services import accounts, contracts
 from app.services.runtime import Runtime
-from app.settings import Settings
 
 PASSWORD = "demo-password"
 CLIENT = ("Carol Client", "client@example.com")
@@ -78,8 +77,7 @@ async def _contracts(runtime: Runtime, client: Actor, freelancer: Actor) -> None
     await contracts.decline_contract(runtime, freelancer, cid, "Fully booked this month.")
 
 
-async def seed(settings: Settings) -> None:
-    runtime = Runtime(policy=settings.policy, secret_key=settings.SECRET_KEY)
+async def seed(runtime: Runtime) -> None:
     users = []
     fresh = not await models.User.exists(email=CLIENT[1])
     for (name, email), is_admin in ((CLIENT, False), (FREELANCER, False), (ADMIN, True)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,19 +17,20 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from tortoise import Tortoise
 
-from app.db.config import close_database, open_database
-from app.events.bus import Bus, LocalBus, PostgresBus
+from app.bootstrap import bootstrap, started
+from app.graphql.context import Safeguards
 from app.graphql.limits import Limits
 from app.graphql.schema import build_schema
 from app.graphql.view import GraphQLEndpoint
 from app.services.deadlines import run_forever
 from app.services.runtime import Runtime
+from app.services.token_watch import TokenWatch
 from app.settings import Settings
+from app.web.body import BodySizeLimitMiddleware
 from app.web.graphiql import STATIC_DIR, STATIC_PATH, graphiql_html
 from app.web.metrics import Metrics, MetricsMiddleware
-from app.web.ratelimit import RateLimiter, RateLimitMiddleware
-
-MAX_BODY = 1_000_000
+from app.web.ratelimit import RateLimitMiddleware, RateLimits
+from app.web.security import SecurityHeadersMiddleware
 
 
 def create_app(
@@ -37,20 +39,31 @@ def create_app(
     """The whole server. With `database=True` it opens the database and runs the deadline
     scheduler for its lifetime; with `False` the caller owns both (tests)."""
     if runtime is None:
-        bus: Bus = PostgresBus(settings.DATABASE_URL) if settings.is_postgres else LocalBus()
-        runtime = Runtime(policy=settings.policy, secret_key=settings.SECRET_KEY, bus=bus)
+        runtime = bootstrap(settings)
     schema = build_schema(
         Limits(
             max_depth=settings.MAX_QUERY_DEPTH,
             max_aliases=settings.MAX_ALIASES,
             max_cost=settings.MAX_QUERY_COST,
+            max_nodes=settings.MAX_QUERY_NODES,
+            max_milestones=runtime.policy.max_milestones_per_contract,
         )
+    )
+    rate_limits = RateLimits(
+        settings.RATE_LIMIT_PER_MINUTE,
+        settings.LOGIN_RATE_LIMIT_PER_MINUTE,
+        settings.REDIS_URL,
+        # processes of one deployment share a SECRET_KEY, and so their counters
+        namespace=hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest()[:16],
     )
     endpoint = GraphQLEndpoint(
         schema,
         runtime,
         graphiql_html=graphiql_html() if settings.GRAPHIQL else None,
         allowed_origins=settings.CORS_ORIGINS,
+        safeguards=Safeguards(
+            rate_limits=rate_limits, tokens=TokenWatch(runtime), session_ttl=settings.SESSION_TTL
+        ),
     )
     metrics = Metrics()
 
@@ -66,20 +79,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if not database:
-            yield
-            return
-        await open_database(settings.DATABASE_URL)
-        await runtime.bus.start()
-        scheduler = asyncio.create_task(run_forever(runtime, settings.JOBS_INTERVAL))
         try:
-            yield
+            if not database:
+                yield
+                return
+            print(rate_limits.describe(), flush=True)
+            async with started(settings, runtime, listen=True):
+                scheduler = asyncio.create_task(run_forever(runtime, settings.JOBS_INTERVAL))
+                try:
+                    yield
+                finally:
+                    scheduler.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await scheduler
         finally:
-            scheduler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await scheduler
-            await runtime.bus.stop()
-            await close_database()
+            rate_limits.close()
 
     return Starlette(
         routes=[
@@ -91,6 +105,7 @@ def create_app(
             Mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
+            Middleware(SecurityHeadersMiddleware),
             Middleware(
                 MetricsMiddleware,
                 metrics=metrics,
@@ -102,7 +117,8 @@ def create_app(
                 allow_methods=["GET", "POST"],
                 allow_headers=["Authorization", "Content-Type"],
             ),
-            Middleware(RateLimitMiddleware, limiter=RateLimiter(settings.RATE_LIMIT_PER_MINUTE)),
+            Middleware(RateLimitMiddleware, limits=rate_limits),
+            Middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES),
         ],
         lifespan=lifespan,
     )

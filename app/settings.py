@@ -9,9 +9,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.domain.money import MAX_AMOUNT as DEFAULT_MAX_AMOUNT
 from app.domain.money import MINOR_PER_MAJOR, parse_percent
 from app.domain.policy import Policy
 
@@ -60,15 +61,30 @@ class Settings(BaseSettings):
     MAX_QUERY_DEPTH: int = Field(default=15, ge=1)
     MAX_ALIASES: int = Field(default=50, ge=1)
     MAX_QUERY_COST: int = Field(default=5000, ge=1)
+    MAX_QUERY_NODES: int = Field(default=500_000, ge=1)
+    MAX_BODY_BYTES: int = Field(default=1_000_000, ge=1)
     RATE_LIMIT_PER_MINUTE: int = Field(default=600, ge=1)
+    LOGIN_RATE_LIMIT_PER_MINUTE: int = Field(default=10, ge=1)
+    REDIS_URL: str | None = None
+    SESSION_TTL: timedelta = timedelta(days=30)
+    # The proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, "*" for any); none by default: the client is the socket's peer.
+    FORWARDED_ALLOW_IPS: str = ""
     GRAPHIQL: bool = True
     CONTRACT_INITIATION_FEE: int = 495
     CLIENT_PROCESSING_FEE_PERCENT: int = 300
     FREELANCER_SERVICE_FEE_PERCENT: int = 1000
     MIN_MILESTONE_AMOUNT: int = 500
     MAX_MILESTONES_PER_CONTRACT: int = Field(default=200, ge=1)
+    MAX_AMOUNT: int = DEFAULT_MAX_AMOUNT  # after the two above, which its check reads
 
-    @field_validator("AUTO_RELEASE_AFTER", "REFUND_RESPONSE_WINDOW", "JOBS_INTERVAL", mode="before")
+    @field_validator(
+        "AUTO_RELEASE_AFTER",
+        "REFUND_RESPONSE_WINDOW",
+        "JOBS_INTERVAL",
+        "SESSION_TTL",
+        mode="before",
+    )
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         duration = parse_duration(value)
@@ -76,10 +92,25 @@ class Settings(BaseSettings):
             raise ValueError("a duration must be positive")
         return duration
 
-    @field_validator("CONTRACT_INITIATION_FEE", "MIN_MILESTONE_AMOUNT", mode="before")
+    @field_validator(
+        "CONTRACT_INITIATION_FEE", "MIN_MILESTONE_AMOUNT", "MAX_AMOUNT", mode="before"
+    )
     @classmethod
     def _amount(cls, value: Any) -> int:
         return value if isinstance(value, int) else parse_cents(value)
+
+    @field_validator("MAX_AMOUNT")
+    @classmethod
+    def _max_amount(cls, value: int, info: ValidationInfo) -> int:
+        """A contract's ledger sums stay under (milestones + 1) x MAX_AMOUNT (the one is its
+        bonuses); that must fit a 64-bit integer (SQLite's, PostgreSQL's BIGINT) with room."""
+        minimum = info.data.get("MIN_MILESTONE_AMOUNT", 0)
+        if value < max(minimum, 1):
+            raise ValueError("must be at least MIN_MILESTONE_AMOUNT")
+        milestones = info.data.get("MAX_MILESTONES_PER_CONTRACT", 1)
+        if (milestones + 1) * value > 2**62:
+            raise ValueError("times MAX_MILESTONES_PER_CONTRACT + 1 must stay below 2^62 cents")
+        return value
 
     @field_validator(
         "CLIENT_PROCESSING_FEE_PERCENT", "FREELANCER_SERVICE_FEE_PERCENT", mode="before"
@@ -100,6 +131,15 @@ class Settings(BaseSettings):
             return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
         return tuple(value)
 
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("redis://", "rediss://")):
+            raise ValueError("expected redis://HOST:PORT[/DB] or rediss://…")
+        return value.strip()
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _database(cls, value: str) -> str:
@@ -117,6 +157,7 @@ class Settings(BaseSettings):
     def policy(self) -> Policy:
         return Policy(
             minimum_milestone_amount=self.MIN_MILESTONE_AMOUNT,
+            max_amount=self.MAX_AMOUNT,
             max_milestones_per_contract=self.MAX_MILESTONES_PER_CONTRACT,
             auto_release_after=self.AUTO_RELEASE_AFTER,
             refund_response_window=self.REFUND_RESPONSE_WINDOW,

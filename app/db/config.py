@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api.migrate import migrate
 
 from app.settings import asyncpg_dsn
@@ -14,11 +15,22 @@ from app.settings import asyncpg_dsn
 MODELS = ["app.db.models"]
 MIGRATIONS = "app.db.migrations"
 MIGRATION_LOCK = 7_415_001  # pg_advisory_lock key: one migrating process at a time
+# While serving, a database that cannot be reached fails a request in seconds instead of
+# holding it (asyncpg waits 60 s to connect and forever for a query by default). A URL's own
+# `timeout` / `command_timeout` parameters win. Migrations get no command timeout.
+CONNECT_TIMEOUT = 5
+COMMAND_TIMEOUT = 10.0
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+def tortoise_config(database_url: str, *, serving: bool = False) -> dict[str, Any]:
+    connection: str | dict[str, Any] = database_url
+    if database_url.startswith("postgres://"):
+        connection = expand_db_url(database_url)
+        connection["credentials"].setdefault("timeout", CONNECT_TIMEOUT)
+        if serving:
+            connection["credentials"].setdefault("command_timeout", COMMAND_TIMEOUT)
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             "models": {
                 "models": MODELS,
@@ -36,7 +48,9 @@ TORTOISE_ORM = tortoise_config(os.environ.get("DATABASE_URL", "sqlite://escrow.s
 
 
 async def open_database(database_url: str) -> None:
-    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    await Tortoise.init(
+        config=tortoise_config(database_url, serving=True), _enable_global_fallback=True
+    )
 
 
 async def migrate_database(database_url: str) -> None:

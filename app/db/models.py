@@ -33,6 +33,7 @@ class ApiToken(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True)  # sessions expire; API tokens last until revoked
 
     class Meta:
         table = "api_tokens"

@@ -97,8 +97,12 @@ def _parse_one(
                 f"{draft.action} needs a milestoneId",
                 [*path, "milestoneId"],
             )
-        change.amount = parse_optional_amount(draft.amount, [*path, "amount"], problems)
-        change.unit_price = parse_optional_amount(draft.unit_price, [*path, "unitPrice"], problems)
+        change.amount = parse_optional_amount(
+            draft.amount, [*path, "amount"], problems, maximum=policy.max_amount
+        )
+        change.unit_price = parse_optional_amount(
+            draft.unit_price, [*path, "unitPrice"], problems, maximum=policy.max_amount
+        )
         if change.title is not None and not 1 <= len(change.title) <= MAX_TITLE:
             problems.add(
                 ErrorCode.INVALID_INPUT,
@@ -250,6 +254,12 @@ def _update(
                 [*path, "unitPrice"],
             )
         product = unit_price * max_units
+        if product > policy.max_amount:
+            raise DomainError.one(
+                ErrorCode.INVALID_AMOUNT,
+                f"unitPrice * maxUnits exceeds the maximum of {format_amount(policy.max_amount)}",
+                [*path, "amount"],
+            )
         if change.amount is not None and change.amount != product:
             raise DomainError.one(
                 ErrorCode.INVALID_INPUT,

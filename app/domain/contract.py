@@ -18,6 +18,7 @@ from app.domain.errors import DomainError, ErrorCode, InputProblems, refuse
 from app.domain.events import Event, EventType
 from app.domain.ledger import Entry, EntryKind, LedgerTotals
 from app.domain.milestones import (
+    MAX_SUBMISSIONS,
     MAX_TITLE,
     Milestone,
     MilestoneDraft,
@@ -31,6 +32,8 @@ from app.domain.milestones import (
 from app.domain.money import CURRENCIES, DEFAULT_CURRENCY, fee, format_amount, parse_amount
 from app.domain.policy import Policy
 from app.domain.requests import (
+    MAX_CHANGE_REQUESTS,
+    MAX_REFUND_REQUESTS,
     ChangeRequest,
     ChangeRequestStatus,
     Dispute,
@@ -38,9 +41,9 @@ from app.domain.requests import (
     RefundRequest,
     RefundStatus,
 )
+from app.domain.urls import MAX_URL, is_web_url
 
 MAX_ATTACHMENTS = 20
-MAX_URL = 2_048
 
 
 class ContractStatus(StrEnum):
@@ -351,7 +354,9 @@ class Contract:
         problems = InputProblems()
         text = check_text(message, ["message"], problems)
         urls = self._check_attachments(attachments, problems)
-        requested = parse_optional_amount(requested_amount, ["requestedAmount"], problems)
+        requested = parse_optional_amount(
+            requested_amount, ["requestedAmount"], problems, maximum=self.policy.max_amount
+        )
         if milestone.is_piece_rate:
             remaining_units = (milestone.max_units or 0) - milestone.units_released
             if units is None:
@@ -381,6 +386,13 @@ class Contract:
         self._require_open(Action.SUBMIT)
         self._require_milestone(milestone, Action.SUBMIT)
         self._require_no_refund(milestone)
+        if milestone.submissions >= MAX_SUBMISSIONS:
+            raise refuse(
+                ErrorCode.INVALID_STATE,
+                f"A milestone takes at most {MAX_SUBMISSIONS} submissions: release it, or"
+                " change or dispute it",
+                ["milestoneId"],
+            )
         amount = requested if requested is not None else milestone.funded_amount
         submission = Submission(
             id=None,
@@ -432,7 +444,9 @@ class Contract:
         milestone = self.milestone(milestone_id)
         self.authorize(actor, Action.RELEASE)
         problems = InputProblems()
-        value = parse_optional_amount(amount, ["amount"], problems)
+        value = parse_optional_amount(
+            amount, ["amount"], problems, maximum=self.policy.max_amount
+        )
         problems.raise_if_any()
         self._require_open(Action.RELEASE)
         self._require_milestone(milestone, Action.RELEASE)
@@ -507,9 +521,19 @@ class Contract:
     def pay_bonus(self, actor: Actor, amount: str | None, note: str | None) -> None:
         self.authorize(actor, Action.PAY_BONUS)
         problems = InputProblems()
-        value = parse_optional_amount(amount, ["amount"], problems)
+        value = parse_optional_amount(
+            amount, ["amount"], problems, maximum=self.policy.max_amount
+        )
         if amount is None:
             problems.add(ErrorCode.INVALID_AMOUNT, "A bonus needs an amount", ["amount"])
+        paid = self.ledger.by_kind[EntryKind.BONUS]
+        if value is not None and paid + value > self.policy.max_amount:
+            problems.add(
+                ErrorCode.INVALID_AMOUNT,
+                f"A contract's bonuses add up to at most {format_amount(self.policy.max_amount)}"
+                f" ({format_amount(self.policy.max_amount - paid)} left)",
+                ["amount"],
+            )
         text = check_text(note, ["note"], problems)
         problems.raise_if_any()
         assert value is not None
@@ -528,12 +552,21 @@ class Contract:
         milestone = self.milestone(milestone_id)
         self.authorize(actor, Action.REQUEST_REFUND)
         problems = InputProblems()
-        value = parse_optional_amount(amount, ["amount"], problems)
+        value = parse_optional_amount(
+            amount, ["amount"], problems, maximum=self.policy.max_amount
+        )
         text = check_text(reason, ["reason"], problems)
         problems.raise_if_any()
         self._require_open(Action.REQUEST_REFUND)
         self._require_milestone(milestone, Action.REQUEST_REFUND)
         self._require_no_refund(milestone)
+        if sum(1 for r in self.refunds if r.milestone_id == milestone.id) >= MAX_REFUND_REQUESTS:
+            raise refuse(
+                ErrorCode.INVALID_STATE,
+                f"A milestone takes at most {MAX_REFUND_REQUESTS} refund requests: release it,"
+                " or open a dispute",
+                ["milestoneId"],
+            )
         if value is None:
             value = milestone.remaining
         elif value > milestone.remaining:
@@ -688,10 +721,11 @@ class Contract:
         self._finish(milestone)
         return dispute
 
-    @staticmethod
-    def _parse_part(text: str, field_name: str, problems: InputProblems) -> int | None:
+    def _parse_part(self, text: str, field_name: str, problems: InputProblems) -> int | None:
         try:
-            return parse_amount(text, [field_name], allow_zero=True)
+            return parse_amount(
+                text, [field_name], allow_zero=True, maximum=self.policy.max_amount
+            )
         except DomainError as error:
             problems.extend(error)
             return None
@@ -715,6 +749,12 @@ class Contract:
             raise refuse(
                 ErrorCode.CHANGE_REQUEST_PENDING,
                 "Another change request is pending; it must be answered or withdrawn first",
+            )
+        if len(self.change_requests) >= MAX_CHANGE_REQUESTS:
+            raise refuse(
+                ErrorCode.INVALID_STATE,
+                f"A contract takes at most {MAX_CHANGE_REQUESTS} change requests: to change its"
+                " milestones again, end it and offer a new contract",
             )
         apply_changes(self.milestones, changes, self.policy)
         request = ChangeRequest(
@@ -1039,10 +1079,11 @@ class Contract:
                 ["attachments"],
             )
         for i, url in enumerate(attachments):
-            if not url.startswith(("https://", "http://")) or len(url) > MAX_URL:
+            if not is_web_url(url):
                 problems.add(
                     ErrorCode.INVALID_INPUT,
-                    "An attachment is an http(s) URL",
+                    f"An attachment is an absolute http(s) URL with a host, of at most {MAX_URL}"
+                    " characters",
                     ["attachments", str(i)],
                 )
         return list(attachments)

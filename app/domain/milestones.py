@@ -13,6 +13,7 @@ from app.domain.policy import Policy
 
 MAX_TITLE = 200
 MAX_TEXT = 10_000
+MAX_SUBMISSIONS = 10  # per milestone: revision rounds end; the GraphQL node count relies on it
 
 
 class MilestoneStatus(StrEnum):
@@ -77,6 +78,7 @@ class Milestone:
     released_at: datetime | None = None
     review_seconds_left: int | None = None
     latest_submission: Submission | None = field(default=None, compare=False)
+    submissions: int = field(default=0, compare=False)  # loaded for the active one only
 
     @property
     def remaining(self) -> int:
@@ -121,10 +123,11 @@ def parse_milestone(
             f"Description is longer than {MAX_TEXT}",
             [*path, "description"],
         )
-    amount = _parse_into(draft.amount, [*path, "amount"], problems)
+    maximum = policy.max_amount
+    amount = _parse_into(draft.amount, [*path, "amount"], problems, maximum)
     unit_price: int | None = None
     if draft.unit_price is not None or draft.max_units is not None:
-        unit_price = _parse_into(draft.unit_price, [*path, "unitPrice"], problems)
+        unit_price = _parse_into(draft.unit_price, [*path, "unitPrice"], problems, maximum)
         if draft.unit_price is None:
             problems.add(
                 ErrorCode.INVALID_INPUT,
@@ -139,7 +142,13 @@ def parse_milestone(
             )
         elif unit_price is not None:
             product = unit_price * draft.max_units
-            if amount is not None and amount != product:
+            if product > maximum:
+                problems.add(
+                    ErrorCode.INVALID_AMOUNT,
+                    f"unitPrice * maxUnits exceeds the maximum of {format_amount(maximum)}",
+                    [*path, "amount"],
+                )
+            elif amount is not None and amount != product:
                 problems.add(
                     ErrorCode.INVALID_INPUT,
                     f"amount must equal unitPrice * maxUnits ({format_amount(product)})",
@@ -168,20 +177,22 @@ def parse_milestone(
     )
 
 
-def _parse_into(text: str | None, path: Sequence[str], problems: InputProblems) -> int | None:
+def _parse_into(
+    text: str | None, path: Sequence[str], problems: InputProblems, maximum: int
+) -> int | None:
     if text is None:
         return None
     try:
-        return parse_amount(text, path)
+        return parse_amount(text, path, maximum=maximum)
     except DomainError as error:
         problems.extend(error)
         return None
 
 
 def parse_optional_amount(
-    text: str | None, path: Sequence[str], problems: InputProblems
+    text: str | None, path: Sequence[str], problems: InputProblems, *, maximum: int
 ) -> int | None:
-    return _parse_into(text, path, problems)
+    return _parse_into(text, path, problems, maximum)
 
 
 def check_text(

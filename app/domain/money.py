@@ -17,7 +17,7 @@ CURRENCIES: frozenset[str] = frozenset({"USD", "EUR", "GBP", "CAD", "AUD"})
 DEFAULT_CURRENCY = "USD"
 MINOR_DIGITS = 2
 MINOR_PER_MAJOR = 10**MINOR_DIGITS
-MAX_AMOUNT = 1_000_000_000 * MINOR_PER_MAJOR
+MAX_AMOUNT = 1_000_000_000 * MINOR_PER_MAJOR  # the default of the MAX_AMOUNT setting
 BASIS_POINTS = 10_000
 
 _NUMBER = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
@@ -38,8 +38,15 @@ def format_amount(cents: int) -> str:
     return f"{sign}{major}.{minor:0{MINOR_DIGITS}d}"
 
 
-def parse_amount(text: str, field: Sequence[str] = ("amount",), *, allow_zero: bool = False) -> int:
-    """Parse a positive `Decimal` string into minor units, or refuse with `INVALID_AMOUNT`."""
+def parse_amount(
+    text: str,
+    field: Sequence[str] = ("amount",),
+    *,
+    allow_zero: bool = False,
+    maximum: int = MAX_AMOUNT,
+) -> int:
+    """Parse a positive `Decimal` string of at most `maximum` minor units, or refuse with
+    `INVALID_AMOUNT`."""
     match = _NUMBER.fullmatch(text) if len(text) <= 32 else None
 
     def invalid(reason: str) -> DomainError:
@@ -56,8 +63,8 @@ def parse_amount(text: str, field: Sequence[str] = ("amount",), *, allow_zero: b
     if len(fraction) > MINOR_DIGITS:
         raise invalid(f"Amount has more than {MINOR_DIGITS} decimal places")
     cents = int(value * MINOR_PER_MAJOR)
-    if cents > MAX_AMOUNT:
-        raise invalid(f"Amount exceeds the maximum of {format_amount(MAX_AMOUNT)}")
+    if cents > maximum:
+        raise invalid(f"Amount exceeds the maximum of {format_amount(maximum)}")
     return cents
 
 

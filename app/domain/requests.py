@@ -8,6 +8,18 @@ from enum import StrEnum
 
 from app.domain.milestones import Milestone, MilestoneStatus
 
+# Write caps. `Contract.changeRequests` and `Milestone.refundRequests` are shown whole, answered
+# ones included, so the GraphQL node count counts them by these sizes, and every write loads the
+# aggregate with all of them. 20 change requests of up to MAX_CHANGES (200) changes are 4,000
+# changes, within the 10,000 objects a query may build, so one contract's whole history can be
+# read; the SPA dashboard (50 contracts, every milestone and submission, ~481k of the 500k nodes)
+# stays allowed with each contract's change requests too (~483k). A new proposal is needed only
+# when the plan changes again, so 20 leaves room for a long contract.
+MAX_CHANGE_REQUESTS = 20  # per contract
+# A refund request is asked again only after a decline; past 10 declines the parties need a
+# dispute, not another request. 200 milestones * 10 is 2,000 objects on one contract.
+MAX_REFUND_REQUESTS = 10  # per milestone
+
 
 class RefundStatus(StrEnum):
     PENDING = "PENDING"

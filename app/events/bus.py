@@ -21,7 +21,8 @@ from app.events.hub import Hub, Notice
 from app.settings import asyncpg_dsn
 
 CHANNEL = "escrow_changes"
-MAX_BACKOFF = 10.0
+MAX_BACKOFF = 2.0  # between attempts to LISTEN again: a restarted database is heard within it
+CONNECT_TIMEOUT = 5.0
 # The LISTEN connection names itself in pg_stat_activity.application_name, with the process id,
 # so that operators (and tests) can tell it from pool connections and from other processes':
 # its `query` column shows `LISTEN ...` only until the first health check (`SELECT 1`).
@@ -104,7 +105,9 @@ class PostgresBus:
             connection: asyncpg.Connection | None = None
             try:
                 connection = await asyncpg.connect(
-                    self.dsn, server_settings={"application_name": application_name()}
+                    self.dsn,
+                    timeout=CONNECT_TIMEOUT,
+                    server_settings={"application_name": application_name()},
                 )
                 connection.add_termination_listener(lambda _, lost=lost: lost.set())
                 await connection.add_listener(CHANNEL, self._on_notify)
@@ -144,4 +147,16 @@ class PostgresBus:
             await connection.close(timeout=1)
 
     def _on_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
-        self.hub.deliver(Notice.decode(payload))
+        """Anyone may `pg_notify` on the channel: what is not a notice is dropped, in one line
+        (a traceback per bad notice is what slows a busy database's log)."""
+        try:
+            notice = Notice.decode(payload)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            logger.warning(
+                "Dropped a malformed notice from backend %d (%s): %.80r",
+                pid,
+                type(error).__name__,
+                payload,
+            )
+            return
+        self.hub.deliver(notice)

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from app.auth.tokens import Scope
 from app.domain.contract import Actor
-from app.graphql.errors import forbidden, unauthenticated
+from app.graphql.errors import ApiError, forbidden, unauthenticated
 from app.graphql.loaders import Loaders
-from app.services.accounts import Principal, authenticate
+from app.services.accounts import SESSION_TTL, Principal, authenticate
 from app.services.runtime import Runtime
+from app.services.token_watch import TokenWatch
+from app.web.ratelimit import RateLimits
 
 _UNRESOLVED: Any = object()
+
+
+@dataclass(frozen=True)
+class Safeguards:
+    """What the endpoint shares with every request: the rate limits, the watch on the tokens
+    of open sockets, and how long a session lasts."""
+
+    rate_limits: RateLimits
+    tokens: TokenWatch
+    session_ttl: timedelta = SESSION_TTL
 
 
 @dataclass
@@ -23,6 +37,9 @@ class Context:
     token: str | None
     loaders: Loaders = field(default_factory=Loaders)
     connection_params: dict[str, Any] | None = None
+    safeguards: Safeguards | None = None
+    address: str = "unknown"
+    response: Response | None = None  # HTTP only: the sub-response, for headers
     _principal: Principal | None = field(default=_UNRESOLVED)
 
     async def principal(self) -> Principal | None:
@@ -45,6 +62,29 @@ class Context:
 
     async def actor(self, *, write: bool = False) -> Actor:
         return (await self.require(write=write)).actor
+
+    @property
+    def session_ttl(self) -> timedelta:
+        return self.safeguards.session_ttl if self.safeguards is not None else SESSION_TTL
+
+    async def count_login(self, email: str) -> None:
+        """Count a `login` or `register` attempt; over the limit it is RATE_LIMITED."""
+        if self.safeguards is None:
+            return
+        refusal = await self.safeguards.rate_limits.login(self.address, email)
+        if refusal is None:
+            return
+        if self.response is not None:
+            self.response.headers["retry-after"] = str(refusal.retry_after)
+        raise ApiError("RATE_LIMITED", refusal.message)
+
+    @property
+    def token_id(self) -> int | None:
+        """The id of the caller's token, once known."""
+        principal = self._principal
+        if principal is _UNRESOLVED or principal is None:
+            return None
+        return principal.token_id
 
     @property
     def viewer_key(self) -> tuple[int, bool] | None:

@@ -1,6 +1,7 @@
 """The one place where refusals become GraphQL: domain problems become `userErrors`; credential
-and request problems become top-level errors with `extensions.code`; anything unexpected is
-masked as `INTERNAL`."""
+and request problems become top-level errors with `extensions.code`; a database that cannot be
+reached just now is `SERVICE_UNAVAILABLE` (retry); anything else unexpected is masked as
+`INTERNAL`."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from app.db.outage import is_unavailable
 from app.domain.errors import DomainError, ErrorCode
+from app.graphql.tracebacks import short_traceback
 
 strawberry.enum(ErrorCode, name="UserErrorCode")
 
 logger = logging.getLogger("app.graphql")
+
+UNAVAILABLE_MESSAGE = "The service is unavailable for a moment; try again"
 
 
 @strawberry.type
@@ -74,7 +79,18 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         )
     if isinstance(original, GraphQLError):
         return shape_error(original)
-    logger.error("Unexpected error at %s", error.path, exc_info=original)
+    if is_unavailable(original):
+        logger.warning(
+            "Database unavailable at %s (%s: %.120s)", error.path, type(original).__name__, original
+        )
+        return GraphQLError(
+            UNAVAILABLE_MESSAGE,
+            nodes=error.nodes,
+            path=error.path,
+            positions=error.positions,
+            extensions={"code": "SERVICE_UNAVAILABLE"},
+        )
+    logger.error("Unexpected error at %s\n%s", error.path, short_traceback(original))
     return GraphQLError(
         "Internal server error",
         nodes=error.nodes,

@@ -41,10 +41,12 @@ def encode_cursor(*parts: object) -> str:
     return base64.urlsafe_b64encode("|".join(str(p) for p in parts).encode()).decode()
 
 
-def decode_cursor(cursor: str, count: int) -> list[str] | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+def decode_cursor(cursor: str) -> list[str] | None:
+    """The parts of a cursor, or None unless it is strict url-safe base64 of UTF-8 text."""
+    if len(cursor) > 200:
         return None
-    parts = raw.split("|")
-    return parts if len(parts) == count else None
+    try:
+        raw = base64.b64decode(cursor.encode("ascii"), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    return raw.split("|")

@@ -1,8 +1,9 @@
-"""DataLoaders, built fresh for every request (and every subscription event)."""
+"""DataLoaders, built fresh for every request (and every subscription event), and emptied after
+each mutation of a request, so that the next payload reads what that mutation committed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from strawberry.dataloader import DataLoader
 
@@ -43,3 +44,8 @@ class Loaders:
     disputes_by_milestone: DataLoader[int, list[models.Dispute]] = field(
         default_factory=lambda: DataLoader(reads.disputes_by_milestone)
     )
+
+    def forget(self) -> None:
+        """Drop every cached row: a mutation has committed since they were read."""
+        for loader in fields(self):
+            getattr(self, loader.name).clear_all()

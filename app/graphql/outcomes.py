@@ -1,5 +1,7 @@
 """Running a mutation's use case: the caller with WRITE scope, and its outcome, refusals
-included (a refusal touched nothing, so its outcome names no object)."""
+included (a refusal touched nothing, so its outcome names no object). The request's loaders are
+emptied once the use case has run: a request may hold several mutations, run one after the
+other, and each payload must show the state after its own."""
 
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ Run = Callable[[Actor], Awaitable[Outcome]]
 async def run_mutation(info: Info, run: Run) -> tuple[Actor, Outcome]:
     actor = await info.context.actor(write=True)
     try:
-        return actor, await run(actor)
+        outcome = await run(actor)
     except DomainError as error:
-        return actor, Outcome(problems=error.problems)
+        outcome = Outcome(problems=error.problems)
+    info.context.loaders.forget()
+    return actor, outcome
 
 
 def outcome_errors(outcome: Outcome) -> list[UserError]:

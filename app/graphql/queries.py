@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
 
 from app.db import models
 from app.domain.contract import Actor, ContractStatus, Role
 from app.graphql.accounts import ApiToken
 from app.graphql.context import Info
-from app.graphql.ids import decode_any, decode_cursor, decode_id, encode_cursor
-from app.graphql.pagination import PageInfo, page_size
+from app.graphql.ids import decode_any, decode_id
+from app.graphql.pagination import PageInfo, after_contract, contracts_cursor, page_size
 from app.graphql.request_types import ChangeRequest, Dispute, RefundRequest
 from app.graphql.types import (
     Contract,
@@ -27,6 +25,7 @@ from app.graphql.types import (
     load_milestone,
 )
 from app.services import reads
+from app.services.accounts import live_tokens_of
 
 strawberry.enum(Role, name="ContractRole")
 
@@ -119,16 +118,6 @@ async def _owner_of(type_name: str, pk: int) -> tuple[Owned, int] | None:
     return None
 
 
-def _contracts_cursor(after: str | None) -> tuple[datetime, int] | None:
-    if after is None:
-        return None
-    parts = decode_cursor(after, 2)
-    try:
-        return (datetime.fromisoformat(parts[0]), int(parts[1])) if parts else None
-    except ValueError:
-        return None
-
-
 @strawberry.type
 class Query:
     @strawberry.field(description="The caller.")
@@ -162,7 +151,7 @@ class Query:
         page = await reads.contracts_page(
             actor,
             first=page_size(first),
-            after=_contracts_cursor(after),
+            after=after_contract(after),
             status=status,
             role=role,
         )
@@ -170,7 +159,7 @@ class Query:
             info.context.loaders.contract_by_id.prime(row.id, row)
         edges = [
             ContractEdge(
-                cursor=encode_cursor(row.created_at.isoformat(), row.id),
+                cursor=contracts_cursor(row.created_at, row.id),
                 node=Contract.from_row(row),
             )
             for row in page.rows
@@ -192,7 +181,12 @@ class Query:
     def policy(self, info: Info) -> Policy:
         return Policy.of(info.context.runtime.policy)
 
-    @strawberry.field(description="The viewer's API tokens that are not revoked.")
+    @strawberry.field(
+        description="The viewer's tokens that still work, oldest first: API tokens, and the "
+        "sessions that `login` and `register` opened (`isSession`), each revocable by "
+        "`revokeApiToken`."
+    )
     async def api_tokens(self, info: Info) -> list[ApiToken]:
         actor = await info.context.actor()
-        return [ApiToken.from_row(t) for t in await reads.api_tokens_of(actor.user_id)]
+        rows = await live_tokens_of(info.context.runtime, actor.user_id)
+        return [ApiToken.from_row(t) for t in rows]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StreamResult
 from strawberry.types.graphql import OperationType
@@ -15,20 +15,25 @@ from strawberry.types.graphql import OperationType
 from app.graphql.accounts import AccountMutation
 from app.graphql.context import Context
 from app.graphql.errors import ShapeErrors
-from app.graphql.limits import Limits, request_limits
+from app.graphql.limits import Limits, counting_execution, request_limits
 from app.graphql.mutations import ContractMutation
+from app.graphql.parsing import ParseCache
 from app.graphql.queries import Query
 from app.graphql.request_mutations import RequestMutation
 from app.graphql.request_types import ChangeRequest, Dispute, RefundRequest
 from app.graphql.scalars import SCALARS
 from app.graphql.sharing import SharedSubscriptions, share_key
 from app.graphql.subscriptions import Subscription
+from app.graphql.text_inputs import check_text_of_mutations
 from app.graphql.types import ContractEvent, LedgerEntry, Submission, User
 
 
 @strawberry.type
 class Mutation(AccountMutation, ContractMutation, RequestMutation):
     pass
+
+
+check_text_of_mutations(Mutation)
 
 
 class Schema(strawberry.Schema):
@@ -71,17 +76,21 @@ class Schema(strawberry.Schema):
 def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         ShapeErrors,
-        lambda: ParserCache(maxsize=256),
+        lambda: ParseCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ]
     if limits is not None:
-        extensions.append(request_limits(limits))
+        # the token limit applies while parsing, before any other stage sees the document
+        max_tokens = limits.max_tokens
+        extensions.insert(0, lambda: MaxTokensLimiter(max_token_count=max_tokens))
+        extensions.append(request_limits(limits))  # after ValidationCache: see limits.py
     return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[User, Submission, LedgerEntry, ContractEvent, ChangeRequest, RefundRequest, Dispute],
         extensions=extensions,
+        execution_context_class=counting_execution(limits.max_objects) if limits else None,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
     )
 

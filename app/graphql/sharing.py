@@ -32,6 +32,7 @@ from graphql import (
 from graphql.error import GraphQLSyntaxError
 from strawberry.types import ExecutionResult
 
+from app.graphql.limits import MAX_TOKENS
 from app.graphql.subscriptions import resync_required
 
 FOLLOWER_QUEUE = 64
@@ -45,7 +46,7 @@ Start = Callable[[], Awaitable[AsyncIterator[Any]]]
 @lru_cache(maxsize=256)
 def _document(query: str) -> DocumentNode | None:
     try:
-        return parse(query)
+        return parse(query, max_tokens=MAX_TOKENS)  # refused unread past the token limit
     except GraphQLSyntaxError:
         return None
 

@@ -15,8 +15,15 @@ from app.domain.milestones import ACTIVE_STATUSES, MilestoneStatus, SubmissionSt
 from app.domain.money import format_amount, format_percent
 from app.domain.policy import Policy as DomainPolicy
 from app.graphql.context import Info
-from app.graphql.ids import decode_cursor, encode_cursor, encode_id
-from app.graphql.pagination import PageInfo, page_size
+from app.graphql.ids import encode_id
+from app.graphql.pagination import (
+    PageInfo,
+    after_entry,
+    after_event,
+    entries_cursor,
+    events_cursor,
+    page_size,
+)
 from app.graphql.scalars import Decimal
 from app.services import reads
 
@@ -54,7 +61,6 @@ class Money:
 @strawberry.type
 class User(Node):
     name: str
-    is_admin: bool
     _row: strawberry.Private[models.User]
     _is_caller: strawberry.Private[bool] = False
 
@@ -63,19 +69,23 @@ class User(Node):
         return cls(
             id=strawberry.ID(encode_id("User", row.id)),
             name=row.name,
-            is_admin=row.is_admin,
             _row=row,
             _is_caller=is_caller,
         )
 
+    async def _shown_to_caller(self, info: Info) -> bool:
+        if self._is_caller:
+            return True
+        principal = await info.context.principal()
+        return principal is not None and (principal.is_admin or principal.user_id == self._row.id)
+
     @strawberry.field(description="Shown only to the user and to admins.")
     async def email(self, info: Info) -> str | None:
-        if self._is_caller:
-            return self._row.email
-        principal = await info.context.principal()
-        if principal is not None and (principal.is_admin or principal.user_id == self._row.id):
-            return self._row.email
-        return None
+        return self._row.email if await self._shown_to_caller(info) else None
+
+    @strawberry.field(description="Shown only to the user and to admins; null for others.")
+    async def is_admin(self, info: Info) -> bool | None:
+        return self._row.is_admin if await self._shown_to_caller(info) else None
 
 
 async def load_user(info: Info, user_id: int | None) -> User | None:
@@ -254,15 +264,12 @@ class Escrow:
     async def entries(
         self, first: int | None = None, after: str | None = None
     ) -> LedgerEntryConnection:
-        cursor = decode_cursor(after, 1) if after else None
         page = await reads.entries_page(
-            self._contract_id,
-            first=page_size(first),
-            after=int(cursor[0]) if cursor and cursor[0].isdigit() else None,
+            self._contract_id, first=page_size(first), after=after_entry(after)
         )
         edges = [
             LedgerEntryEdge(
-                cursor=encode_cursor(r.id), node=LedgerEntry.from_row(r, self._currency)
+                cursor=entries_cursor(r.id), node=LedgerEntry.from_row(r, self._currency)
             )
             for r in page.rows
         ]
@@ -418,15 +425,13 @@ class Contract(Node):
     async def events(
         self, first: int | None = None, after: str | None = None
     ) -> ContractEventConnection:
-        cursor = decode_cursor(after, 1) if after else None
         page = await reads.events_page(
-            self._row.id,
-            first=page_size(first),
-            after=int(cursor[0]) if cursor and cursor[0].isdigit() else None,
+            self._row.id, first=page_size(first), after=after_event(after)
         )
         edges = [
             ContractEventEdge(
-                cursor=encode_cursor(r.sequence), node=ContractEvent.from_row(r, self._row.currency)
+                cursor=events_cursor(r.sequence),
+                node=ContractEvent.from_row(r, self._row.currency),
             )
             for r in page.rows
         ]

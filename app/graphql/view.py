@@ -1,13 +1,22 @@
-"""The GraphQL ASGI endpoint: HTTP (GET and POST) and WebSocket on one path."""
+"""The GraphQL ASGI endpoint: HTTP (GET and POST) and WebSocket on one path.
+
+A request refused before GraphQL runs (a body that is not a JSON object, a mutation by GET)
+is answered with a JSON `errors` body carrying `extensions.code: BAD_REQUEST`, as a refused
+GraphQL request is, rather than strawberry's plain text.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
+from graphql.error import GraphQLSyntaxError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -15,17 +24,40 @@ from strawberry.http import GraphQLRequestData
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
 from app.auth.tokens import bearer_token
-from app.graphql.context import Context
-from app.graphql.errors import ApiError
+from app.db.outage import is_unavailable
+from app.graphql.context import Context, Safeguards
+from app.graphql.errors import UNAVAILABLE_MESSAGE, ApiError, logger
+from app.graphql.sockets import GuardedLegacyWSHandler, GuardedTransportWSHandler
 from app.services.runtime import Runtime
 
 
+class TransportWSHandler(GuardedTransportWSHandler):
+    @staticmethod
+    def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
+        """A syntax error is answered with an `error` message for its operation, as any other
+        refused document is, rather than by closing the whole socket (4400)."""
+        if isinstance(error, GraphQLSyntaxError):
+            return None
+        return BaseGraphQLTransportWSHandler._get_pre_execution_close_reason(error)
+
+
+def refused(error: HTTPException) -> Response:
+    body = {"errors": [{"message": error.reason, "extensions": {"code": "BAD_REQUEST"}}]}
+    return JSONResponse(body, status_code=error.status_code)
+
+
 class GraphQLEndpoint(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = GuardedLegacyWSHandler
+
     def __init__(
         self,
         schema: BaseSchema,
@@ -33,6 +65,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         *,
         graphiql_html: str | None,
         allowed_origins: Sequence[str],
+        safeguards: Safeguards | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -45,13 +78,42 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             allowed_origins=allowed_origins,
         )
         self.runtime = runtime
+        self.safeguards = safeguards
         self.graphiql_html = graphiql_html or ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """As strawberry's, but a refused HTTP request gets a JSON `errors` body."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            response = refused(error)
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """As strawberry's, and also a 400 for bytes that are not UTF-8 (JSON is UTF-8 whatever
+        charset the content type names), for JSON nested too deep for the parser, and for a
+        request body (the only JSON strawberry hands over as bytes) that is neither an object
+        nor a list (a batch)."""
+        try:
+            value = super().parse_json(data)
+        except (UnicodeDecodeError, RecursionError):
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if isinstance(data, bytes) and not isinstance(value, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return value
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         return Context(
-            runtime=self.runtime, token=bearer_token(request.headers.get("authorization"))
+            runtime=self.runtime,
+            token=bearer_token(request.headers.get("authorization")),
+            safeguards=self.safeguards,
+            address=request.client.host if request.client else "unknown",
+            response=response if isinstance(response, Response) else None,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -63,6 +125,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             principal = await context.principal() if context.token else None
         except ApiError:
             principal = None
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            logger.warning(
+                "Refused a WebSocket: the database is unavailable (%s)", type(error).__name__
+            )
+            raise ConnectionRejectionError({"message": UNAVAILABLE_MESSAGE}) from None
         if principal is None:
             raise ConnectionRejectionError({"message": "A valid bearer token is required"})
         return UnsetType()

@@ -3,6 +3,9 @@
 Each due contract is handled in its own unit of work, which locks the contract row and applies
 only deadlines still due under that lock, so several schedulers on one PostgreSQL database fire
 each deadline exactly once. A deadline that passed while no scheduler ran fires at the next run.
+A contract whose unit of work fails is logged in one line and left for the next run; it holds
+back neither the other contracts nor the purge of old idempotency keys. A database that cannot
+be reached ends the pass, also in one line.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 from datetime import timedelta
 
 from app.db import models
+from app.db.outage import is_unavailable
 from app.domain.contract import Actor, Contract
 from app.domain.milestones import MilestoneStatus
 from app.domain.requests import RefundStatus
@@ -44,16 +48,28 @@ async def due_contracts(runtime: Runtime) -> list[int]:
 
 
 async def run_due(runtime: Runtime) -> int:
-    """Apply every deadline that has passed; returns how many contracts had one due."""
+    """Apply every deadline that has passed; returns on how many contracts it was applied."""
 
     def nothing_more(contract: Contract) -> Touched:
         return Touched()
 
-    due = await due_contracts(runtime)
-    for contract_id in due:
-        await run_on_contract(runtime, SCHEDULER, contract_id, nothing_more)
+    applied = 0
+    for contract_id in await due_contracts(runtime):
+        try:
+            await run_on_contract(runtime, SCHEDULER, contract_id, nothing_more)
+        except Exception as error:  # one contract's failure, whatever it is, is its own
+            if is_unavailable(error):
+                raise  # the database's, not the contract's: the next run tries them all again
+            logger.error(
+                "Deadlines on contract %d failed (%s: %.200s); retried next run",
+                contract_id,
+                type(error).__name__,
+                str(error).replace("\n", " "),
+            )
+            continue
+        applied += 1
     await models.IdempotencyKey.filter(created_at__lt=runtime.clock() - IDEMPOTENCY_KEPT).delete()
-    return len(due)
+    return applied
 
 
 async def run_forever(runtime: Runtime, interval: timedelta) -> None:
@@ -63,6 +79,13 @@ async def run_forever(runtime: Runtime, interval: timedelta) -> None:
             due = await run_due(runtime)
             if due:
                 logger.info("Deadlines applied on %d contract(s)", due)
-        except Exception:
-            logger.exception("The deadline run failed; trying again next interval")
+        except Exception as error:
+            if not is_unavailable(error):
+                logger.exception("The deadline run failed; trying again next interval")
+            else:  # an outage is not a bug: one line per interval, not a traceback
+                logger.warning(
+                    "The deadline run found the database unavailable (%s); trying again next "
+                    "interval",
+                    type(error).__name__,
+                )
         await asyncio.sleep(interval.total_seconds())

@@ -126,12 +126,6 @@ async def entries_page(
     return Page(rows=rows[:first], has_next=len(rows) > first, total=total)
 
 
-async def api_tokens_of(user_id: int) -> list[models.ApiToken]:
-    return await models.ApiToken.filter(
-        user_id=user_id, is_session=False, revoked_at__isnull=True
-    ).order_by("id")
-
-
 async def change_requests_by_contract(ids: Sequence[int]) -> list[list[models.ChangeRequest]]:
     grouped: dict[int, list[models.ChangeRequest]] = defaultdict(list)
     for row in await models.ChangeRequest.filter(contract_id__in=set(ids)).order_by("id"):

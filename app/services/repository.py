@@ -13,7 +13,13 @@ from tortoise.functions import Sum
 from app.db import models
 from app.domain.contract import Contract, ContractStatus
 from app.domain.ledger import Entry, EntryKind, LedgerTotals
-from app.domain.milestones import Milestone, MilestoneStatus, Submission, SubmissionStatus
+from app.domain.milestones import (
+    MAX_SUBMISSIONS,
+    Milestone,
+    MilestoneStatus,
+    Submission,
+    SubmissionStatus,
+)
 from app.domain.policy import Policy
 from app.domain.requests import (
     ChangeAction,
@@ -219,13 +225,15 @@ async def load_contract(
     milestones = [milestone_from_row(m) for m in milestone_rows]
     active = [m for m in milestones if m.is_active]
     if active:
+        # the latest submissions, enough of them to tell whether the cap is reached
         latest = (
             await models.Submission.filter(milestone_id=active[0].id)
             .using_db(conn)
             .order_by("-id")
-            .first()
+            .limit(MAX_SUBMISSIONS)
         )
-        active[0].latest_submission = submission_from_row(latest) if latest else None
+        active[0].latest_submission = submission_from_row(latest[0]) if latest else None
+        active[0].submissions = len(latest)
     contract = Contract(
         id=row.id,
         client_id=row.client_id,

@@ -3,17 +3,44 @@ Each refusal is a top-level `BAD_REQUEST`, never a partial answer."""
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
+from typing import Any
 
+import pytest
+from graphql import (
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLObjectType,
+    get_introspection_query,
+    get_nullable_type,
+)
+from strawberry.types import ExecutionResult
+
+from app.domain.milestones import MAX_SUBMISSIONS
+from app.graphql import limits
+from app.graphql.context import Context
+from app.graphql.schema import build_schema
+from app.services.runtime import Runtime
 from tests.api.client import Api
+from tests.api.operations import (
+    codes,
+    raw_submit_milestone,
+    read_milestone,
+    request_revision,
+    submit_milestone,
+)
 from tests.api.people import Parties
-from tests.api.scenarios import funded
+from tests.api.scenarios import funded, milestone_ids
+from tests.services.test_query_counts import DASHBOARD
+
+LIMITS = limits.Limits(max_depth=15, max_aliases=50, max_cost=5000)
 
 
 def nested(depth: int) -> str:
-    """A query exactly `depth` fields deep (the root field is 1, the leaf `id` counts too)."""
+    """A query exactly `depth` fields deep (the root field is 1, the leaf `id` counts too),
+    through single objects so that only its depth is large."""
     fields = ["contract(id: $id)"] + [
-        "milestones" if level % 2 else "contract" for level in range(1, depth - 1)
+        "activeMilestone" if level % 2 else "contract" for level in range(1, depth - 1)
     ]
     return "query($id: ID!) { " + " { ".join(fields) + " { id" + " }" * (len(fields)) + " }"
 
@@ -33,7 +60,7 @@ async def test_a_query_15_deep_is_answered(api: Api, parties: Parties) -> None:
 
     assert result.errors == []
     assert result.data is not None
-    assert result.data["contract"]["milestones"][0]["contract"]["milestones"]
+    assert result.data["contract"]["activeMilestone"]["contract"]["activeMilestone"]
 
 
 async def test_a_query_16_deep_is_a_bad_request(api: Api, parties: Parties) -> None:
@@ -52,7 +79,7 @@ async def test_a_deep_query_hidden_in_fragments_is_a_bad_request(
     query = (
         "query($id: ID!) { contract(id: $id) { ...C1 } }\n"
         + "\n".join(
-            f"fragment C{n} on Contract {{ milestones {{ contract {{ ...C{n + 1} }} }} }}"
+            f"fragment C{n} on Contract {{ activeMilestone {{ contract {{ ...C{n + 1} }} }} }}"
             for n in range(1, 9)
         )
         + "\nfragment C9 on Contract { id }"
@@ -139,3 +166,239 @@ async def test_a_literal_page_size_of_zero_is_a_bad_request(api: Api, parties: P
     )
 
     assert result.codes == ["BAD_REQUEST"]
+
+
+# --- issue 7: limits that cannot be bypassed -------------------------------------------------
+
+NESTED_LISTS = """
+query($id: ID!) {
+  contract(id: $id) { milestones { contract { milestones { contract { milestones { id } } } } } }
+}
+"""
+
+
+async def test_nested_plain_lists_are_counted_by_their_largest_size_and_refused(
+    api: Api, parties: Parties
+) -> None:
+    # given: a small contract; milestones count by MAX_MILESTONES_PER_CONTRACT (200), so the
+    # query could build 200 * 200 * 200 objects on a full one
+    contract = await funded(api, parties, "100.00")
+
+    # when
+    result = await api.raw(NESTED_LISTS, {"id": contract["id"]}, parties.client.token)
+
+    # then
+    assert result.codes == ["BAD_REQUEST"]
+    assert result.data is None
+    assert "nodes" in result.errors[0]["message"]
+    assert "path" not in result.errors[0]
+
+
+async def test_two_levels_of_milestones_are_answered(api: Api, parties: Parties) -> None:
+    contract = await funded(api, parties, "100.00", "50.00")
+    query = (
+        "query($id: ID!) { contract(id: $id) { milestones { contract { milestones { id } } } } }"
+    )
+
+    result = await api.raw(query, {"id": contract["id"]}, parties.client.token)
+
+    assert result.errors == []
+    assert result.data is not None
+    assert len(result.data["contract"]["milestones"][1]["contract"]["milestones"]) == 2
+
+
+async def test_the_dashboard_of_50_contracts_with_milestones_and_submissions_is_answered(
+    api: Api, parties: Parties
+) -> None:
+    # given
+    await funded(api, parties, "100.00")
+
+    # when
+    result = await api.raw(DASHBOARD, {"first": 50}, parties.client.token)
+
+    # then
+    assert result.errors == []
+    assert result.data is not None
+    assert result.data["contracts"]["totalCount"] == 1
+
+
+async def test_a_variable_default_counts_as_the_page_it_asks_for(
+    api: Api, parties: Parties
+) -> None:
+    query = EXPENSIVE.replace("query($n: Int)", "query($n: Int = 100)")
+
+    result = await api.raw(query, None, parties.client.token)
+
+    assert result.codes == ["BAD_REQUEST"]
+    assert "cost" in result.errors[0]["message"]
+
+
+def doubling_fragments(levels: int) -> str:
+    """About 900 bytes that expand to 2**levels `__typename` fields."""
+    return (
+        "query { ...F0 }\n"
+        + "\n".join(f"fragment F{n} on Query {{ ...F{n + 1} ...F{n + 1} }}" for n in range(levels))
+        + f"\nfragment F{levels} on Query {{ __typename }}"
+    )
+
+
+async def test_a_document_of_doubling_fragments_is_refused(api: Api) -> None:
+    document = doubling_fragments(23)
+    assert len(document) < 1000
+
+    result = await api.raw(document)
+
+    assert result.codes == ["BAD_REQUEST"]
+    assert result.data is None
+
+
+async def test_the_cost_walk_visits_each_fragment_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a count of the selection sets the walk enters
+    entered: list[int] = []
+    original = limits._Walk.selections
+
+    def counting(self: limits._Walk, selection_set: Any, parent: Any) -> Any:
+        if selection_set is not None:
+            entered.append(1)
+        return original(self, selection_set, parent)
+
+    monkeypatch.setattr(limits._Walk, "selections", counting)
+
+    # when
+    result = await api.raw(doubling_fragments(40))
+
+    # then: one operation and 41 fragments, each walked once
+    assert result.codes == ["BAD_REQUEST"]
+    assert len(entered) == 42
+
+
+async def test_a_document_over_10000_tokens_is_refused_before_it_runs(
+    api: Api, parties: Parties
+) -> None:
+    # given: 10,001 tokens (`{`, `viewer`, `{`, 9,996 `id`, `}`, `}`)
+    document = "{ viewer { " + "id " * 9_996 + "} }"
+
+    result = await api.raw(document, None, parties.client.token)
+
+    assert result.codes == ["BAD_REQUEST"]
+    assert result.data is None
+    assert "tokens" in result.errors[0]["message"]
+
+
+@pytest.mark.parametrize("field", ["__typename", "__schema { queryType { name } }"])
+async def test_aliased_introspection_fields_count_as_aliases(api: Api, field: str) -> None:
+    fifty = "{ " + " ".join(f"a{n}: {field}" for n in range(50)) + " }"
+    fifty_one = "{ " + " ".join(f"a{n}: {field}" for n in range(51)) + " }"
+
+    answered = await api.raw(fifty)
+    refused = await api.raw(fifty_one)
+
+    assert answered.errors == []
+    assert refused.codes == ["BAD_REQUEST"]
+    assert refused.data is None
+
+
+async def test_introspection_fields_count_in_depth(api: Api) -> None:
+    deep = "{ __schema { types { fields { type" + " { ofType" * 12 + " { name" + " }" * 17
+
+    result = await api.raw(deep)
+
+    assert result.codes == ["BAD_REQUEST"]
+    assert "depth" in result.errors[0]["message"]
+
+
+async def test_the_graphiql_introspection_query_is_answered(api: Api) -> None:
+    result = await api.raw(get_introspection_query(descriptions=True))
+
+    assert result.errors == []
+    assert result.data is not None
+    assert result.data["__schema"]["queryType"]["name"] == "Query"
+
+
+def test_every_list_field_of_the_schema_has_a_declared_size() -> None:
+    graphql_schema = build_schema()._schema
+    lists = {
+        f"{type_.name}.{name}"
+        for type_ in graphql_schema.type_map.values()
+        if isinstance(type_, GraphQLObjectType | GraphQLInterfaceType)
+        and not type_.name.startswith("__")
+        for name, field in type_.fields.items()
+        if isinstance(get_nullable_type(field.type), GraphQLList)
+    }
+
+    undeclared = {
+        name
+        for name in lists
+        if name not in limits.list_sizes(200)
+        and not name.endswith(("Connection.edges", "Payload.userErrors"))
+    }
+
+    assert undeclared == set()
+
+
+async def test_a_milestone_takes_at_most_MAX_SUBMISSIONS_submissions(
+    api: Api, parties: Parties
+) -> None:
+    # given: a milestone submitted MAX_SUBMISSIONS times
+    contract = await funded(api, parties, "100.00")
+    milestone = milestone_ids(contract)[0]
+    for round_ in range(MAX_SUBMISSIONS):
+        if round_:
+            await request_revision(api, parties.client.token, milestone)
+        await submit_milestone(api, parties.freelancer.token, milestone)
+    await request_revision(api, parties.client.token, milestone)
+
+    # when
+    refused = await raw_submit_milestone(api, parties.freelancer.token, milestone)
+
+    # then
+    assert codes(refused) == ["INVALID_STATE"]
+    shown = await read_milestone(api, parties.client.token, milestone)
+    assert shown is not None
+    assert shown["status"] == "REVISION_REQUESTED"
+
+
+async def test_a_query_that_builds_more_objects_than_allowed_stops_with_bad_request(
+    api: Api, runtime: Runtime, parties: Parties
+) -> None:
+    # given: a schema that stops at 10 objects, and a contract of 12 milestones
+    contract = await funded(api, parties, *["50.00"] * 12)
+    small = build_schema(dataclasses.replace(LIMITS, max_objects=10))
+    query = "query($id: ID!) { contract(id: $id) { id milestones { id } } }"
+
+    # when
+    result = await small.execute(
+        query,
+        variable_values={"id": contract["id"]},
+        context_value=Context(runtime=runtime, token=parties.client.token),
+    )
+
+    # then
+    assert [e.extensions for e in result.errors or []] == [{"code": "BAD_REQUEST"}]
+    assert result.data is None
+    assert "objects" in (result.errors or [])[0].message
+
+
+async def test_a_subscription_event_is_held_to_the_same_object_count(
+    api: Api, runtime: Runtime, parties: Parties
+) -> None:
+    # given: a schema that stops at 10 objects, a subscriber to a contract of 12 milestones
+    contract = await funded(api, parties, *["50.00"] * 12)
+    small = build_schema(dataclasses.replace(LIMITS, max_objects=10))
+    subscription = (
+        "subscription($id: ID!) { contractEvents(contractId: $id, afterSequence: 0) "
+        "{ sequence contract { milestones { id } } } }"
+    )
+    context = Context(runtime=runtime, token=parties.client.token, connection_params={})
+
+    # when
+    stream = await small.subscribe(subscription, {"id": contract["id"]}, context)
+    assert not isinstance(stream, ExecutionResult)
+    first = await anext(stream)
+    await stream.aclose()
+
+    # then
+    assert [e.extensions for e in first.errors or []] == [{"code": "BAD_REQUEST"}]
+    assert first.data is None

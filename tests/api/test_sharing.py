@@ -10,6 +10,7 @@ import pytest
 from strawberry.types import ExecutionResult
 
 from app.graphql import sharing
+from app.graphql.limits import MAX_TOKENS
 from app.graphql.sharing import SharedSubscriptions, ShareKey, share_key
 
 LIVE = "subscription($c: ID!) { contractEvents(contractId: $c) { sequence } }"
@@ -68,6 +69,14 @@ def test_only_subscriptions_of_a_known_viewer_are_shared() -> None:
     assert share_key("subscription {", None, None, VIEWER) is None
     two_fields = "subscription { a: milestoneUpdated { id } b: milestoneUpdated { id } }"
     assert share_key(two_fields, None, None, VIEWER) is None
+
+
+def test_a_document_over_the_token_limit_is_not_parsed_for_sharing() -> None:
+    # given a subscription whose selection holds more tokens than any request may
+    fields = " ".join(f"f{i}: sequence" for i in range(MAX_TOKENS))
+    query = "subscription($c: ID!) { contractEvents(contractId: $c) { " + fields + " } }"
+    # when / then: it runs alone, so the token limit of the normal path refuses it
+    assert share_key(query, {"c": "x"}, None, VIEWER) is None
 
 
 def test_a_subscription_without_after_sequence_is_live_and_one_with_it_is_a_replay() -> None:

@@ -767,20 +767,23 @@ async def test_milestone_updated_too_slow_ends_with_resync_required(
 async def test_subscribers_of_one_contract_share_one_read_per_event(
     api: Api, parties: Parties, subscribe: Subscribe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # given five live subscribers of one contract
+    # given five live subscribers of one contract, each done with its own first read
     contract = await active(api, parties)
-    streams = [
-        await subscribe.contract_events(parties.client.token, contract["id"], None)
-        for _ in range(5)
-    ]
     reads_made: list[int] = []
     events_after = reads.events_after
 
     async def counted(contract_id: int, sequence: int, limit: int) -> Any:
-        reads_made.append(sequence)
-        return await events_after(contract_id, sequence, limit)
+        rows = await events_after(contract_id, sequence, limit)
+        reads_made.append(sequence)  # once the read is done
+        return rows
 
     monkeypatch.setattr(reads, "events_after", counted)
+    streams = [
+        await subscribe.contract_events(parties.client.token, contract["id"], None)
+        for _ in range(5)
+    ]
+    await until(lambda: len(reads_made) == 5, "each subscriber read up to the head itself")
+    reads_made.clear()
 
     # when two events commit, one after the other
     for expected in (3, 4):

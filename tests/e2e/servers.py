@@ -93,11 +93,14 @@ class Server:
         return f"--- {self.name} ---\n" + "\n".join(text.splitlines()[-lines:])
 
 
-def start_server(workdir: Path, env: dict[str, str], name: str = "server") -> Server:
-    """Start `python -m app serve` on a free port; `wait_ready` waits for it."""
-    host, port = "127.0.0.1", _free_port()
+def start_server(
+    workdir: Path, env: dict[str, str], name: str = "server", port: int | None = None
+) -> Server:
+    """Start `python -m app serve` on a free port (or `port`: a restart where clients expect
+    it); `wait_ready` waits for it. The log of a restart goes on after the earlier one's."""
+    host, port = "127.0.0.1", port or _free_port()
     log = workdir / f"{name}.log"
-    with log.open("wb") as output:
+    with log.open("ab") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--host", host, "--port", str(port)],
             cwd=workdir,

@@ -92,6 +92,7 @@ def test_graphiql_runs_a_query_with_the_header_editor_token(
     requests: list[Request] = []
     sockets: list[WebSocket] = []
     page_errors: list[str] = []
+    csp_violations: list[str] = []
     headers = {"Authorization": f"Bearer {live_server.client_token}"}
 
     context = browser.new_context(viewport={"width": 1400, "height": 900})
@@ -100,10 +101,17 @@ def test_graphiql_runs_a_query_with_the_header_editor_token(
     page.on("request", lambda request: requests.append(request))
     page.on("websocket", lambda socket: sockets.append(socket))
     page.on("pageerror", lambda error: page_errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: csp_violations.append(message.text)
+        if "Content Security Policy" in message.text
+        else None,
+    )
     try:
         response = page.goto(f"{live_server.base_url}/graphql")
         assert response is not None and response.ok
         assert "text/html" in response.headers["content-type"]
+        assert "script-src 'self'" in response.headers["content-security-policy"]
 
         # The editor is up once GraphiQL has rendered; the schema comes by introspection.
         page.locator(".graphiql-query-editor .CodeMirror").wait_for(state="visible")
@@ -129,6 +137,7 @@ def test_graphiql_runs_a_query_with_the_header_editor_token(
         context.close()
 
     assert not page_errors, page_errors
+    assert not csp_violations, csp_violations  # the policy lets GraphiQL do all it needs
 
     # The query went by POST with the editor's token.
     posts = [r for r in requests if r.method == "POST" and r.url.endswith("/graphql")]
