@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app.db import models
-from app.domain.contract import Actor
 from app.domain.milestones import MilestoneDraft
+from app.domain.permissions import Actor
 from app.graphql.ids import encode_id
 from app.services import accounts, contracts
 from app.services.runtime import Runtime

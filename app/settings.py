@@ -5,15 +5,16 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.domain.errors import DomainError
 from app.domain.money import MAX_AMOUNT as DEFAULT_MAX_AMOUNT
-from app.domain.money import MINOR_PER_MAJOR, parse_percent
+from app.domain.money import format_amount, parse_amount, parse_percent
 from app.domain.policy import Policy
 
 ENV_FILE = ".env"
@@ -34,15 +35,30 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
+def _number_text(value: Any, example: str) -> str:
+    """Money and percent settings in one reading: an integer means what its digits mean as
+    text (`3` is `"3"`: three percent, three units), so the domain's parser reads both. A float
+    never becomes money, and a bool is no number."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"expected an integer or a text such as {example}")
+    return str(value).strip()
+
+
 def parse_cents(value: Any) -> int:
+    """A non-negative amount in major units ("4.95", 5) as minor units, by the domain's parser;
+    the upper bound is the MAX_AMOUNT setting's own check."""
     try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError("expected an amount such as 4.95") from None
-    cents = amount * MINOR_PER_MAJOR
-    if not amount.is_finite() or amount < 0 or cents != cents.to_integral_value():
-        raise ValueError("expected a non-negative amount with at most two decimals")
-    return int(cents)
+        return parse_amount(_number_text(value, "4.95"), allow_zero=True, maximum=2**63)
+    except DomainError:
+        raise ValueError("expected a non-negative amount with at most two decimals") from None
+
+
+def parse_percent_setting(value: Any) -> int:
+    """A percentage ("2.5", 3) as basis points, by the domain's parser."""
+    try:
+        return parse_percent(_number_text(value, "2.5"))
+    except (ValueError, InvalidOperation):
+        raise ValueError("expected a percentage such as 3 or 2.5") from None
 
 
 class Settings(BaseSettings):
@@ -71,12 +87,15 @@ class Settings(BaseSettings):
     # addresses or networks, "*" for any); none by default: the client is the socket's peer.
     FORWARDED_ALLOW_IPS: str = ""
     GRAPHIQL: bool = True
-    CONTRACT_INITIATION_FEE: int = 495
-    CLIENT_PROCESSING_FEE_PERCENT: int = 300
-    FREELANCER_SERVICE_FEE_PERCENT: int = 1000
-    MIN_MILESTONE_AMOUNT: int = 500
+    # Money and percent settings hold minor units and basis points once read; their defaults
+    # are written as the environment would give them, and read by the same validators.
+    CONTRACT_INITIATION_FEE: int = Field(default="4.95", validate_default=True)
+    CLIENT_PROCESSING_FEE_PERCENT: int = Field(default="3", validate_default=True)
+    FREELANCER_SERVICE_FEE_PERCENT: int = Field(default="10", validate_default=True)
+    MIN_MILESTONE_AMOUNT: int = Field(default="5.00", validate_default=True)
     MAX_MILESTONES_PER_CONTRACT: int = Field(default=200, ge=1)
-    MAX_AMOUNT: int = DEFAULT_MAX_AMOUNT  # after the two above, which its check reads
+    # After the two above, which its check reads.
+    MAX_AMOUNT: int = Field(default=format_amount(DEFAULT_MAX_AMOUNT), validate_default=True)
 
     @field_validator(
         "AUTO_RELEASE_AFTER",
@@ -97,7 +116,7 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _amount(cls, value: Any) -> int:
-        return value if isinstance(value, int) else parse_cents(value)
+        return parse_cents(value)
 
     @field_validator("MAX_AMOUNT")
     @classmethod
@@ -117,12 +136,7 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _percent(cls, value: Any) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return parse_percent(str(value))
-        except (ValueError, InvalidOperation):
-            raise ValueError("expected a percentage such as 3 or 2.5") from None
+        return parse_percent_setting(value)
 
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from functools import cache
 from pathlib import Path
 
 import asyncpg
 import pytest
 from tortoise.contrib.test import truncate_all_models
 
+from app.auth import passwords
 from app.db.config import close_database, migrate_database, open_database
+from app.services import accounts
+from app.services.runtime import Runtime
 from tests.support import FrozenClock, make_runtime
 
 pytest_plugins = ["tests.api.client"]
@@ -71,8 +75,48 @@ def clock() -> Iterator[FrozenClock]:
 
 
 @pytest.fixture
-def runtime(clock: FrozenClock):  # type: ignore[no-untyped-def]
+def runtime(clock: FrozenClock) -> Runtime:
     return make_runtime(clock)
+
+
+@pytest.fixture
+def no_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings read in an empty directory: no `.env` of the developer's is read or written."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> Iterator[None]:
+    """Each password is hashed once per session: argon2 costs ~0.1 s a hash and most tests
+    create people. The hashes stay real, salted argon2, so verification is unchanged."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "hash_password", cache(passwords.hash_password))
+        yield
+
+
+PASSES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`scripts/test` runs the suite twice, on SQLite and on PostgreSQL, naming the pass in
+    `TEST_PASS`. A test marked `own_database(kind)` starts its servers on a database of its own
+    whatever `TEST_DATABASE_URL` says, so a second run would test nothing new: it runs in the
+    pass of its kind only. Without `TEST_PASS` (a plain `pytest`) every test runs."""
+    current = os.environ.get("TEST_PASS")
+    if not current:
+        return
+    if current not in PASSES:
+        raise pytest.UsageError(f"TEST_PASS must be one of {sorted(PASSES)}, not {current!r}")
+    for item in items:
+        mark = item.get_closest_marker("own_database")
+        if mark is None:
+            continue
+        kind = mark.args[0]
+        if kind not in PASSES:
+            raise pytest.UsageError(f"{item.nodeid}: own_database({kind!r}) names no pass")
+        if kind != current:
+            reason = f"runs in the {PASSES[kind]} pass: it uses a database of its own"
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_report_header() -> str:

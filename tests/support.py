@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from app.domain.contract import Actor
-from app.domain.policy import Policy
+from app.bootstrap import bootstrap
+from app.domain.permissions import Actor
 from app.services import accounts
 from app.services.runtime import Runtime
+from app.settings import load_settings
 
 SECRET = "test-secret-key"
 
@@ -26,8 +27,12 @@ class FrozenClock:
         self.now += delta
 
 
-def make_runtime(clock: FrozenClock, policy: Policy | None = None) -> Runtime:
-    return Runtime(policy=policy or Policy(), secret_key=SECRET, clock=clock)
+def make_runtime(clock: FrozenClock) -> Runtime:
+    """The runtime every entry point builds (app/bootstrap.py), from the default settings and
+    a frozen clock. Its database URL names no server, so the bus is the in-process one: the
+    tests' subscribers listen in the test process (the real database is the `db` fixture's)."""
+    settings = load_settings(_env_file=None, SECRET_KEY=SECRET, DATABASE_URL="sqlite://:memory:")
+    return bootstrap(settings, clock=clock)
 
 
 @dataclass(frozen=True)

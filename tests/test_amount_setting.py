@@ -3,16 +3,11 @@ into the policy, and refused where no ledger sum could be trusted to fit 64 bits
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from app.settings import SettingsError, load_settings
 
-
-@pytest.fixture(autouse=True)
-def no_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("no_env_file")
 
 
 def test_max_amount_defaults_to_a_billion_in_the_policy() -> None:

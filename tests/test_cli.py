@@ -13,6 +13,9 @@ from app.graphql.schema import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Each command runs on a SQLite file of its own in a fresh directory.
+pytestmark = pytest.mark.own_database("sqlite")
+
 
 def run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {

@@ -11,6 +11,7 @@ from tortoise.context import get_current_context
 from tortoise.exceptions import IntegrityError
 from tortoise.migrations.autodetector import MigrationAutodetector
 from tortoise.migrations.constraints import UniqueConstraint
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from app.db import models
@@ -23,7 +24,7 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 async def test_the_migrations_match_the_models(db: None) -> None:
     """What `tortoise makemigrations` would write: it prints "No changes detected" on []."""
     context = get_current_context()
-    assert context is not None
+    assert context is not None and context.apps is not None
     apps_config = tortoise_config("sqlite://:memory:")["apps"]
     writers = await MigrationAutodetector(context.apps, apps_config).changes()
     pending = [
@@ -49,10 +50,13 @@ GROUP BY ix.indexrelid, ix.indisunique
 """
 
 
-def declared_indexes(model: type[models.Model]) -> set[Index]:
+def declared_indexes(model: type[Model]) -> set[Index]:
     """The indexes and unique constraints a model declares, by column."""
     meta = model._meta
-    found: set[Index] = {(tuple(index.fields), False) for index in meta.indexes}
+    found: set[Index] = {
+        (tuple(index) if isinstance(index, tuple) else tuple(index.fields), False)
+        for index in meta.indexes
+    }
     found |= {(tuple(c.fields), True) for c in meta.constraints if isinstance(c, UniqueConstraint)}
     for name, column in meta.fields_db_projection.items():
         field = meta.fields_map[name]
@@ -95,7 +99,7 @@ async def existing_indexes(table: str) -> set[Index]:
     ids=lambda m: m.__name__,
 )
 async def test_every_declared_index_exists_in_the_migrated_database(
-    db: None, model: type[models.Model]
+    db: None, model: type[Model]
 ) -> None:
     declared = declared_indexes(model)
     missing = declared - await existing_indexes(model._meta.db_table)
@@ -116,7 +120,7 @@ async def _contract() -> models.Contract:
     )
 
 
-async def _refused(model: type[models.Model], **values: Any) -> None:
+async def _refused(model: type[Model], **values: Any) -> None:
     """Inserting the row fails with IntegrityError, and leaves no row behind."""
     before = await model.all().count()
     with pytest.raises(IntegrityError):
@@ -127,7 +131,7 @@ async def _refused(model: type[models.Model], **values: Any) -> None:
 
 async def test_two_events_of_a_contract_cannot_share_a_sequence(db: None) -> None:
     contract = await _contract()
-    event = {"contract": contract, "type": "CONTRACT_OFFERED", "occurred_at": NOW}
+    event: dict[str, Any] = {"contract": contract, "type": "CONTRACT_OFFERED", "occurred_at": NOW}
     await models.ContractEvent.create(sequence=1, **event)
     await _refused(models.ContractEvent, sequence=1, **event)
     await models.ContractEvent.create(sequence=2, **event)
@@ -176,7 +180,7 @@ async def test_the_ledger_refuses_an_entry_from_an_account_to_itself(db: None) -
 
 async def test_a_milestone_cannot_pay_out_more_than_its_escrow(db: None) -> None:
     contract = await _contract()
-    milestone = {
+    milestone: dict[str, Any] = {
         "contract": contract,
         "position": 1,
         "title": "M",
@@ -191,7 +195,7 @@ async def test_a_milestone_cannot_pay_out_more_than_its_escrow(db: None) -> None
 
 async def test_an_idempotency_key_is_stored_once_per_user_and_mutation(db: None) -> None:
     contract = await _contract()
-    key = {
+    key: dict[str, Any] = {
         "user_id": contract.client_id,
         "mutation": "releaseMilestone",
         "key": "k",

@@ -9,10 +9,7 @@ import pytest
 
 from app.settings import SettingsError, ensure_secret_key, load_settings
 
-
-@pytest.fixture(autouse=True)
-def no_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("no_env_file")
 
 
 def test_defaults_are_the_product_contracts() -> None:
@@ -83,3 +80,37 @@ def test_without_a_secret_key_one_is_written_to_env_once(tmp_path: Path) -> None
     assert len(first.SECRET_KEY) >= 32
     assert again.SECRET_KEY == first.SECRET_KEY
     assert env.read_text().count("SECRET_KEY=") == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "expected"),
+    [
+        ("CLIENT_PROCESSING_FEE_PERCENT", 3, 300),
+        ("FREELANCER_SERVICE_FEE_PERCENT", 12, 1200),
+        ("CONTRACT_INITIATION_FEE", 5, 500),
+        ("MIN_MILESTONE_AMOUNT", 10, 1000),
+        ("MAX_AMOUNT", 25000, 2_500_000),
+    ],
+)
+def test_a_number_and_its_text_mean_the_same(name: str, given: int, expected: int) -> None:
+    """A money or percent setting is read in major units or percent whether it arrives as an
+    integer (`Settings(CLIENT_PROCESSING_FEE_PERCENT=3)`) or as text (`"3"`, the environment)."""
+    from_number = load_settings(**{name: given})  # Settings(**overrides), refusals named
+    from_text = load_settings(**{name: str(given)})
+
+    assert getattr(from_number, name) == getattr(from_text, name) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CONTRACT_INITIATION_FEE", 4.95),
+        ("CLIENT_PROCESSING_FEE_PERCENT", 2.5),
+        ("MIN_MILESTONE_AMOUNT", True),
+        ("FREELANCER_SERVICE_FEE_PERCENT", 101),
+        ("CONTRACT_INITIATION_FEE", -1),
+    ],
+)
+def test_a_money_setting_refuses_floats_and_out_of_range_numbers(name: str, value: object) -> None:
+    with pytest.raises(SettingsError, match=name):
+        load_settings(**{name: value})

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import KW_ONLY, dataclass
 
 from app.domain.errors import DomainError, ErrorCode, InputProblems, Problem
 from app.domain.milestones import (
@@ -19,8 +18,10 @@ from app.domain.milestones import (
     Milestone,
     MilestoneDraft,
     MilestoneStatus,
+    given_fields,
     parse_milestone,
     parse_optional_amount,
+    plain_fields,
 )
 from app.domain.money import format_amount
 from app.domain.policy import Policy
@@ -30,19 +31,14 @@ MAX_CHANGES = 200
 UNKNOWN_ID = -1  # a milestone id that was given but could not be decoded
 
 
-@dataclass(frozen=True)
-class ChangeDraft:
+@dataclass
+class ChangeDraft(MilestoneDraft):
     """A change as the client sent it: amounts as text, nothing checked yet."""
 
     action: ChangeAction
+    _: KW_ONLY
     milestone_id: int | None = None
-    title: str | None = None
-    description: str | None = None
-    amount: str | None = None
-    due_date: date | None = None
     position: int | None = None
-    unit_price: str | None = None
-    max_units: int | None = None
 
 
 def parse_changes(drafts: Sequence[ChangeDraft], policy: Policy) -> list[MilestoneChange]:
@@ -63,30 +59,17 @@ def _parse_one(
     change = MilestoneChange(
         action=draft.action,
         milestone_id=draft.milestone_id,
-        title=draft.title.strip() if draft.title is not None else None,
-        description=draft.description,
-        due_date=draft.due_date,
         position=draft.position,
-        max_units=draft.max_units,
+        **plain_fields(draft),
     )
+    if change.title is not None:
+        change.title = change.title.strip()
     if draft.action is ChangeAction.ADD:
         if draft.milestone_id is not None:
             problems.add(
                 ErrorCode.INVALID_INPUT, "ADD takes no milestoneId", [*path, "milestoneId"]
             )
-        milestone = parse_milestone(
-            MilestoneDraft(
-                title=draft.title,
-                description=draft.description,
-                amount=draft.amount,
-                due_date=draft.due_date,
-                unit_price=draft.unit_price,
-                max_units=draft.max_units,
-            ),
-            policy,
-            path,
-            problems,
-        )
+        milestone = parse_milestone(draft, policy, path, problems)
         if milestone is not None:
             change.amount = milestone.amount
             change.unit_price = milestone.unit_price
@@ -119,17 +102,7 @@ def _parse_one(
             problems.add(ErrorCode.INVALID_INPUT, "maxUnits is at least 1", [*path, "maxUnits"])
     if draft.action is ChangeAction.MOVE and draft.position is None:
         problems.add(ErrorCode.INVALID_INPUT, "MOVE needs a position", [*path, "position"])
-    if draft.action is ChangeAction.UPDATE and not any(
-        v is not None
-        for v in (
-            draft.title,
-            draft.description,
-            draft.amount,
-            draft.due_date,
-            draft.unit_price,
-            draft.max_units,
-        )
-    ):
+    if draft.action is ChangeAction.UPDATE and not given_fields(draft):
         problems.add(ErrorCode.INVALID_INPUT, "UPDATE changes at least one field", path)
     return change
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from app.domain.errors import DomainError, ErrorCode, InputProblems
 from app.domain.money import format_amount, parse_amount
@@ -40,9 +41,6 @@ ACTIVE_STATUSES = frozenset(
         MilestoneStatus.REVISION_REQUESTED,
         MilestoneStatus.DISPUTED,
     }
-)
-FINISHED_STATUSES = frozenset(
-    {MilestoneStatus.RELEASED, MilestoneStatus.REFUNDED, MilestoneStatus.CANCELLED}
 )
 
 
@@ -94,16 +92,50 @@ class Milestone:
         return self.unit_price is not None
 
 
-@dataclass(frozen=True)
-class MilestoneDraft:
-    """Milestone fields as a client sent them: text, not yet parsed."""
+AmountT = TypeVar("AmountT")
 
-    title: str | None
+
+@dataclass(kw_only=True)
+class MilestoneFields(Generic[AmountT]):
+    """What a party sets on a milestone, each None when not given: the one list of them.
+
+    A draft (amounts as the client's text) and a proposed change (amounts in cents) are both
+    this, so a field added here is taken by both and stored with a change request without
+    another edit; only the amounts (`AMOUNT_FIELDS`) differ between the two.
+    """
+
+    title: str | None = None
     description: str | None = None
-    amount: str | None = None
+    amount: AmountT | None = None
     due_date: date | None = None
-    unit_price: str | None = None
+    unit_price: AmountT | None = None
     max_units: int | None = None
+
+
+AMOUNT_FIELDS = frozenset({"amount", "unit_price"})
+
+
+def given_fields(values: MilestoneFields[Any]) -> dict[str, Any]:
+    """The fields that were given, by name."""
+    return {
+        f.name: getattr(values, f.name)
+        for f in fields(MilestoneFields)
+        if getattr(values, f.name) is not None
+    }
+
+
+def plain_fields(values: MilestoneFields[Any]) -> dict[str, Any]:
+    """The fields a draft and a change hold alike (every one but the amounts), by name."""
+    return {
+        f.name: getattr(values, f.name)
+        for f in fields(MilestoneFields)
+        if f.name not in AMOUNT_FIELDS
+    }
+
+
+@dataclass(kw_only=True)
+class MilestoneDraft(MilestoneFields[str]):
+    """Milestone fields as a client sent them: text, not yet parsed."""
 
 
 def parse_milestone(
@@ -123,38 +155,10 @@ def parse_milestone(
             f"Description is longer than {MAX_TEXT}",
             [*path, "description"],
         )
-    maximum = policy.max_amount
-    amount = _parse_into(draft.amount, [*path, "amount"], problems, maximum)
+    amount = _parse_into(draft.amount, [*path, "amount"], problems, policy.max_amount)
     unit_price: int | None = None
     if draft.unit_price is not None or draft.max_units is not None:
-        unit_price = _parse_into(draft.unit_price, [*path, "unitPrice"], problems, maximum)
-        if draft.unit_price is None:
-            problems.add(
-                ErrorCode.INVALID_INPUT,
-                "A piece-rate milestone needs unitPrice",
-                [*path, "unitPrice"],
-            )
-        if draft.max_units is None or draft.max_units < 1:
-            problems.add(
-                ErrorCode.INVALID_INPUT,
-                "maxUnits must be a whole number of at least 1",
-                [*path, "maxUnits"],
-            )
-        elif unit_price is not None:
-            product = unit_price * draft.max_units
-            if product > maximum:
-                problems.add(
-                    ErrorCode.INVALID_AMOUNT,
-                    f"unitPrice * maxUnits exceeds the maximum of {format_amount(maximum)}",
-                    [*path, "amount"],
-                )
-            elif amount is not None and amount != product:
-                problems.add(
-                    ErrorCode.INVALID_INPUT,
-                    f"amount must equal unitPrice * maxUnits ({format_amount(product)})",
-                    [*path, "amount"],
-                )
-            amount = product
+        amount, unit_price = _parse_piece_rate(draft, amount, path, problems, policy.max_amount)
     elif draft.amount is None:
         problems.add(ErrorCode.INVALID_INPUT, "A milestone needs an amount", [*path, "amount"])
     if amount is not None and amount < policy.minimum_milestone_amount:
@@ -175,6 +179,46 @@ def parse_milestone(
         unit_price=unit_price,
         max_units=draft.max_units if unit_price is not None else None,
     )
+
+
+def _parse_piece_rate(
+    draft: MilestoneDraft,
+    amount: int | None,
+    path: Sequence[str],
+    problems: InputProblems,
+    maximum: int,
+) -> tuple[int | None, int | None]:
+    """A piece-rate milestone's amount (unitPrice * maxUnits) and unit price."""
+    unit_price = _parse_into(draft.unit_price, [*path, "unitPrice"], problems, maximum)
+    if draft.unit_price is None:
+        problems.add(
+            ErrorCode.INVALID_INPUT,
+            "A piece-rate milestone needs unitPrice",
+            [*path, "unitPrice"],
+        )
+    if draft.max_units is None or draft.max_units < 1:
+        problems.add(
+            ErrorCode.INVALID_INPUT,
+            "maxUnits must be a whole number of at least 1",
+            [*path, "maxUnits"],
+        )
+        return amount, unit_price
+    if unit_price is None:
+        return amount, unit_price
+    product = unit_price * draft.max_units
+    if product > maximum:
+        problems.add(
+            ErrorCode.INVALID_AMOUNT,
+            f"unitPrice * maxUnits exceeds the maximum of {format_amount(maximum)}",
+            [*path, "amount"],
+        )
+    elif amount is not None and amount != product:
+        problems.add(
+            ErrorCode.INVALID_INPUT,
+            f"amount must equal unitPrice * maxUnits ({format_amount(product)})",
+            [*path, "amount"],
+        )
+    return product, unit_price
 
 
 def _parse_into(

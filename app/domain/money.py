@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from app.domain.errors import DomainError, ErrorCode
@@ -21,15 +20,6 @@ MAX_AMOUNT = 1_000_000_000 * MINOR_PER_MAJOR  # the default of the MAX_AMOUNT se
 BASIS_POINTS = 10_000
 
 _NUMBER = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
-
-
-@dataclass(frozen=True)
-class Money:
-    cents: int
-    currency: str
-
-    def __str__(self) -> str:
-        return f"{format_amount(self.cents)} {self.currency}"
 
 
 def format_amount(cents: int) -> str:

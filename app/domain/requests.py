@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 
-from app.domain.milestones import Milestone, MilestoneStatus
+from app.domain.milestones import Milestone, MilestoneFields, MilestoneStatus
 
 # Write caps. `Contract.changeRequests` and `Milestone.refundRequests` are shown whole, answered
 # ones included, so the GraphQL node count counts them by these sizes, and every write loads the
@@ -77,19 +77,13 @@ class Dispute:
     resolved_at: datetime | None = None
 
 
-@dataclass
-class MilestoneChange:
-    """One proposed change; None means "not given" (for UPDATE: keep as it is)."""
+@dataclass(kw_only=True)
+class MilestoneChange(MilestoneFields[int]):
+    """One proposed change, amounts in cents; None means "not given" (for UPDATE: keep as it is)."""
 
     action: ChangeAction
     milestone_id: int | None = None
-    title: str | None = None
-    description: str | None = None
-    amount: int | None = None
-    due_date: date | None = None
     position: int | None = None
-    unit_price: int | None = None
-    max_units: int | None = None
     added: Milestone | None = field(default=None, compare=False, repr=False)
 
 

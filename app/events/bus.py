@@ -1,11 +1,10 @@
 """The event bus: how a committed change reaches subscribers, in this process or any other.
 
-`LocalBus` (SQLite, one process) hands notices to the hub after commit. `PostgresBus` sends
-`pg_notify` inside the transaction that stores the change, so the notice exists only if the
-change committed, and every process receives it on one dedicated LISTEN connection (not from
-the pool). A lost LISTEN connection is re-established with backoff, and then every subscriber
-reads again from the stored rows, so nothing is lost.
-"""
+`LocalBus` (SQLite, one process) hands notices to the fan-out (app/events/fanout.py) after
+commit. `PostgresBus` sends `pg_notify` inside the transaction that stores the change, so the
+notice exists only if the change committed, and every process receives it on one dedicated
+LISTEN connection (not from the pool). A lost LISTEN connection is re-established with backoff,
+and then every subscriber reads again from the stored rows, so nothing is lost."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from app.events.hub import Hub, Notice
+from app.events.fanout import Fanout, Notice
 from app.settings import asyncpg_dsn
 
 CHANNEL = "escrow_changes"
@@ -41,7 +40,7 @@ class Executor(Protocol):
 
 
 class Bus(Protocol):
-    hub: Hub
+    fanout: Fanout
 
     async def publish(self, conn: Executor, notice: Notice) -> None:
         """Called inside the transaction that stores the change."""
@@ -56,13 +55,13 @@ class Bus(Protocol):
 
 class LocalBus:
     def __init__(self) -> None:
-        self.hub = Hub()
+        self.fanout = Fanout()
 
     async def publish(self, conn: Executor, notice: Notice) -> None:
         return None
 
     def committed(self, notice: Notice) -> None:
-        self.hub.deliver(notice)
+        self.fanout.deliver(notice)
 
     async def start(self) -> None:
         return None
@@ -73,7 +72,7 @@ class LocalBus:
 
 class PostgresBus:
     def __init__(self, database_url: str) -> None:
-        self.hub = Hub()
+        self.fanout = Fanout()
         self.dsn = asyncpg_dsn(database_url)
         self._task: asyncio.Task[None] | None = None
         self._connection: asyncpg.Connection | None = None
@@ -125,7 +124,7 @@ class PostgresBus:
             backoff = 0.1
             if not first:
                 logger.info("LISTEN connection re-established; subscribers resynchronise")
-                self.hub.resync_all()
+                self.fanout.resync_all()
             first = False
             self.connected.set()
             await self._watch(connection, lost)
@@ -159,4 +158,4 @@ class PostgresBus:
                 payload,
             )
             return
-        self.hub.deliver(notice)
+        self.fanout.deliver(notice)

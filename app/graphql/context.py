@@ -10,7 +10,7 @@ from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from app.auth.tokens import Scope
-from app.domain.contract import Actor
+from app.domain.permissions import Actor
 from app.graphql.errors import ApiError, forbidden, unauthenticated
 from app.graphql.loaders import Loaders
 from app.services.accounts import SESSION_TTL, Principal, authenticate

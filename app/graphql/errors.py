@@ -14,10 +14,9 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from app.db.outage import is_unavailable
-from app.domain.errors import DomainError, ErrorCode
+from app.domain.errors import DomainError
+from app.graphql.enums import ErrorCode
 from app.graphql.tracebacks import short_traceback
-
-strawberry.enum(ErrorCode, name="UserErrorCode")
 
 logger = logging.getLogger("app.graphql")
 

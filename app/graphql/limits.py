@@ -56,10 +56,10 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.graphql import OperationType
 
 from app.domain.changes import MAX_CHANGES
-from app.domain.contract import MAX_ATTACHMENTS
 from app.domain.milestones import MAX_SUBMISSIONS
 from app.domain.policy import Policy
 from app.domain.requests import MAX_CHANGE_REQUESTS, MAX_REFUND_REQUESTS
+from app.domain.work import MAX_ATTACHMENTS
 from app.graphql.errors import graphql_error
 from app.graphql.pagination import DEFAULT_PAGE, MAX_PAGE
 

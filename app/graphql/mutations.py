@@ -1,359 +1,314 @@
-"""Contract and milestone mutations: decode ids, call one service, shape the payload."""
+"""Every mutation, one row each: its name and description, its `NameInput` type (inputs.py),
+the shape of its `NamePayload` type (outcomes.py), the global ids its input holds, and the
+service it calls. How a row runs (credentials, ids, refusals as userErrors, fresh loaders and
+the payload read) is `mutation_fields.MutationRow`; the rows' order is the schema's."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import TypeVar
-
-import strawberry
-
-from app.domain.errors import ErrorCode, refuse
-from app.domain.milestones import MilestoneDraft
-from app.graphql.context import Info
-from app.graphql.errors import UserError
-from app.graphql.ids import decode_id
-from app.graphql.outcomes import Run, outcome_errors, run_mutation
-from app.graphql.queries import visible_contract, visible_milestone
-from app.graphql.scalars import Decimal
-from app.graphql.types import Contract, Milestone
-from app.services import contracts
-
-
-@strawberry.type
-class ContractPayload:
-    """The shape of every payload that returns the contract it touched."""
-
-    contract: Contract | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class MilestonePayload:
-    """The shape of every payload that returns the milestone it touched."""
-
-    milestone: Milestone | None = None
-    contract: Contract | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class CreateContractPayload(ContractPayload):
-    pass
-
-
-@strawberry.type
-class AcceptContractPayload(ContractPayload):
-    pass
-
-
-@strawberry.type
-class DeclineContractPayload(ContractPayload):
-    pass
-
-
-@strawberry.type
-class EndContractPayload(ContractPayload):
-    pass
-
-
-@strawberry.type
-class PayBonusPayload(ContractPayload):
-    pass
-
-
-@strawberry.type
-class FundMilestonePayload(MilestonePayload):
-    pass
-
-
-@strawberry.type
-class SubmitMilestonePayload(MilestonePayload):
-    pass
-
-
-@strawberry.type
-class RequestRevisionPayload(MilestonePayload):
-    pass
-
-
-@strawberry.type
-class ReleaseMilestonePayload(MilestonePayload):
-    pass
-
-
-@strawberry.type
-class CompleteMilestonePayload(MilestonePayload):
-    pass
-
-
-CP = TypeVar("CP", bound=ContractPayload)
-MP = TypeVar("MP", bound=MilestonePayload)
-
-
-@strawberry.input
-class MilestoneInput:
-    title: str
-    description: str | None = None
-    amount: Decimal | None = None
-    due_date: date | None = None
-    unit_price: Decimal | None = None
-    max_units: int | None = None
-
-    def draft(self) -> MilestoneDraft:
-        return MilestoneDraft(
-            title=self.title,
-            description=self.description,
-            amount=self.amount,
-            due_date=self.due_date,
-            unit_price=self.unit_price,
-            max_units=self.max_units,
-        )
-
-
-@strawberry.input
-class CreateContractInput:
-    freelancer_id: strawberry.ID
-    title: str
-    description: str | None = None
-    currency: str | None = None
-    milestones: list[MilestoneInput]
-
-
-@strawberry.input
-class AcceptContractInput:
-    contract_id: strawberry.ID
-
-
-@strawberry.input
-class DeclineContractInput:
-    contract_id: strawberry.ID
-    reason: str | None = None
-
-
-@strawberry.input
-class EndContractInput:
-    contract_id: strawberry.ID
-    reason: str | None = None
-
-
-@strawberry.input
-class FundMilestoneInput:
-    milestone_id: strawberry.ID
-    idempotency_key: str | None = None
-
-
-@strawberry.input
-class SubmitMilestoneInput:
-    milestone_id: strawberry.ID
-    message: str | None = None
-    attachments: list[str] | None = None
-    requested_amount: Decimal | None = None
-    units: int | None = None
-
-
-@strawberry.input
-class RequestRevisionInput:
-    milestone_id: strawberry.ID
-    message: str | None = None
-
-
-@strawberry.input
-class ReleaseMilestoneInput:
-    milestone_id: strawberry.ID
-    amount: Decimal | None = None
-    end_contract: bool = False
-    idempotency_key: str | None = None
-
-
-@strawberry.input
-class CompleteMilestoneInput:
-    milestone_id: strawberry.ID
-
-
-@strawberry.input
-class PayBonusInput:
-    contract_id: strawberry.ID
-    amount: Decimal
-    note: str | None = None
-    idempotency_key: str | None = None
-
-
-def node_id(global_id: str, type_name: str, field: str) -> int:
-    pk = decode_id(global_id, type_name)
-    if pk is None:
-        raise refuse(ErrorCode.NOT_FOUND, f"No such {type_name.lower()}", [field])
-    return pk
-
-
-async def _contract_payload(info: Info, payload: type[CP], run: Run) -> CP:
-    actor, outcome = await run_mutation(info, run)
-    return payload(
-        contract=await visible_contract(info, actor, outcome.contract_id),
-        user_errors=outcome_errors(outcome),
-    )
-
-
-async def _milestone_payload(info: Info, payload: type[MP], run: Run) -> MP:
-    actor, outcome = await run_mutation(info, run)
-    return payload(
-        milestone=await visible_milestone(info, actor, outcome.milestone_id),
-        contract=await visible_contract(info, actor, outcome.contract_id),
-        user_errors=outcome_errors(outcome),
-    )
-
-
-@strawberry.type
-class ContractMutation:
-    @strawberry.mutation(description="Offer a contract to a freelancer, with its milestones.")
-    async def create_contract(
-        self, info: Info, input: CreateContractInput
-    ) -> CreateContractPayload:
-        runtime = info.context.runtime
-        return await _contract_payload(
-            info,
-            CreateContractPayload,
-            lambda actor: contracts.create_contract(
-                runtime,
-                actor,
-                freelancer_id=decode_id(input.freelancer_id, "User"),
-                title=input.title,
-                description=input.description,
-                currency=input.currency,
-                milestones=[m.draft() for m in input.milestones],
-            ),
-        )
-
-    @strawberry.mutation(description="The freelancer accepts an offer.")
-    async def accept_contract(
-        self, info: Info, input: AcceptContractInput
-    ) -> AcceptContractPayload:
-        runtime = info.context.runtime
-        return await _contract_payload(
-            info,
-            AcceptContractPayload,
-            lambda actor: contracts.accept_contract(
-                runtime, actor, node_id(input.contract_id, "Contract", "contractId")
-            ),
-        )
-
-    @strawberry.mutation(description="The freelancer declines an offer; everything is refunded.")
-    async def decline_contract(
-        self, info: Info, input: DeclineContractInput
-    ) -> DeclineContractPayload:
-        runtime = info.context.runtime
-        return await _contract_payload(
-            info,
-            DeclineContractPayload,
-            lambda actor: contracts.decline_contract(
-                runtime, actor, node_id(input.contract_id, "Contract", "contractId"), input.reason
-            ),
-        )
-
-    @strawberry.mutation(description="End an active contract, or withdraw an offer.")
-    async def end_contract(self, info: Info, input: EndContractInput) -> EndContractPayload:
-        runtime = info.context.runtime
-        return await _contract_payload(
-            info,
-            EndContractPayload,
-            lambda actor: contracts.end_contract(
-                runtime, actor, node_id(input.contract_id, "Contract", "contractId"), input.reason
-            ),
-        )
-
-    @strawberry.mutation(description="Pay the freelancer a bonus; it bypasses escrow.")
-    async def pay_bonus(self, info: Info, input: PayBonusInput) -> PayBonusPayload:
-        runtime = info.context.runtime
-        return await _contract_payload(
-            info,
-            PayBonusPayload,
-            lambda actor: contracts.pay_bonus(
-                runtime,
-                actor,
-                node_id(input.contract_id, "Contract", "contractId"),
-                amount=input.amount,
-                note=input.note,
-                idempotency_key=input.idempotency_key,
-            ),
-        )
-
-    @strawberry.mutation(description="The client funds the next milestone into escrow.")
-    async def fund_milestone(self, info: Info, input: FundMilestoneInput) -> FundMilestonePayload:
-        runtime = info.context.runtime
-        return await _milestone_payload(
-            info,
-            FundMilestonePayload,
-            lambda actor: contracts.fund_milestone(
-                runtime,
-                actor,
-                node_id(input.milestone_id, "Milestone", "milestoneId"),
-                input.idempotency_key,
-            ),
-        )
-
-    @strawberry.mutation(description="The freelancer submits work on the active milestone.")
-    async def submit_milestone(
-        self, info: Info, input: SubmitMilestoneInput
-    ) -> SubmitMilestonePayload:
-        runtime = info.context.runtime
-        return await _milestone_payload(
-            info,
-            SubmitMilestonePayload,
-            lambda actor: contracts.submit_milestone(
-                runtime,
-                actor,
-                node_id(input.milestone_id, "Milestone", "milestoneId"),
-                message=input.message,
-                attachments=input.attachments or [],
-                requested_amount=input.requested_amount,
-                units=input.units,
-            ),
-        )
-
-    @strawberry.mutation(description="The client asks for changes to submitted work.")
-    async def request_revision(
-        self, info: Info, input: RequestRevisionInput
-    ) -> RequestRevisionPayload:
-        runtime = info.context.runtime
-        return await _milestone_payload(
-            info,
-            RequestRevisionPayload,
-            lambda actor: contracts.request_revision(
-                runtime,
-                actor,
-                node_id(input.milestone_id, "Milestone", "milestoneId"),
-                input.message,
-            ),
-        )
-
-    @strawberry.mutation(description="The client releases escrow to the freelancer.")
-    async def release_milestone(
-        self, info: Info, input: ReleaseMilestoneInput
-    ) -> ReleaseMilestonePayload:
-        runtime = info.context.runtime
-        return await _milestone_payload(
-            info,
-            ReleaseMilestonePayload,
-            lambda actor: contracts.release_milestone(
-                runtime,
-                actor,
-                node_id(input.milestone_id, "Milestone", "milestoneId"),
-                amount=input.amount,
-                end_contract=input.end_contract,
-                idempotency_key=input.idempotency_key,
-            ),
-        )
-
-    @strawberry.mutation(
-        description="The client ends a piece-rate milestone; its unpaid escrow becomes available."
-    )
-    async def complete_milestone(
-        self, info: Info, input: CompleteMilestoneInput
-    ) -> CompleteMilestonePayload:
-        runtime = info.context.runtime
-        return await _milestone_payload(
-            info,
-            CompleteMilestonePayload,
-            lambda actor: contracts.complete_milestone(
-                runtime, actor, node_id(input.milestone_id, "Milestone", "milestoneId")
-            ),
-        )
+from typing import Any
+
+from app.graphql.inputs import (
+    AcceptChangeRequestInput,
+    AcceptContractInput,
+    CompleteMilestoneInput,
+    CreateApiTokenInput,
+    CreateContractInput,
+    DeclineChangeRequestInput,
+    DeclineContractInput,
+    EndContractInput,
+    FundMilestoneInput,
+    LoginInput,
+    OpenDisputeInput,
+    PayBonusInput,
+    ProposeMilestoneChangesInput,
+    RegisterInput,
+    ReleaseMilestoneInput,
+    RequestRefundInput,
+    RequestRevisionInput,
+    ResolveDisputeInput,
+    RespondToRefundRequestInput,
+    RevokeApiTokenInput,
+    SubmitMilestoneInput,
+    WithdrawChangeRequestInput,
+    WithdrawDisputeInput,
+)
+from app.graphql.mutation_fields import GlobalId, MutationRow, anonymous, mutation
+from app.graphql.outcomes import (
+    ApiTokenPayload,
+    AuthPayload,
+    ChangeRequestPayload,
+    ContractPayload,
+    DisputePayload,
+    IssuedTokenPayload,
+    MilestonePayload,
+    RefundRequestPayload,
+)
+from app.services import accounts, contracts, requests
+
+CONTRACT = {"contract_id": GlobalId("Contract")}
+MILESTONE = {"milestone_id": GlobalId("Milestone")}
+CHANGE_REQUEST = {"change_request_id": GlobalId("ChangeRequest")}
+REFUND_REQUEST = {"refund_request_id": GlobalId("RefundRequest")}
+DISPUTE = {"dispute_id": GlobalId("Dispute")}
+
+MUTATIONS: list[MutationRow[Any, Any]] = [
+    # accounts
+    mutation(
+        "register",
+        "Create an account; returns a session token, which expires after `SESSION_TTL`. "
+        "Attempts are limited per client address and per e-mail address.",
+        RegisterInput,
+        AuthPayload,
+        lambda c, i: accounts.register(
+            c.runtime, name=i.name, email=i.email, password=i.password, session_ttl=c.session_ttl
+        ),
+        login_email=lambda i: i.email,
+    ),
+    mutation(
+        "login",
+        "Exchange an e-mail address and password for a session token, which expires after "
+        "`SESSION_TTL` and is listed in `apiTokens`. Attempts are limited per client address "
+        "and per e-mail address.",
+        LoginInput,
+        AuthPayload,
+        lambda c, i: accounts.login(
+            c.runtime, email=i.email, password=i.password, session_ttl=c.session_ttl
+        ),
+        login_email=lambda i: i.email,
+    ),
+    mutation(
+        "createApiToken",
+        None,
+        CreateApiTokenInput,
+        IssuedTokenPayload,
+        lambda c, i: accounts.create_api_token(
+            c.runtime, c.principal, name=i.name, scopes=list(i.scopes)
+        ),
+    ),
+    mutation(
+        "revokeApiToken",
+        "Revoke an API token or a session of the viewer's: it stops working at once over HTTP, "
+        "and within a second on every WebSocket open with it (its subscriptions end with "
+        "UNAUTHENTICATED and the socket closes with 4403).",
+        RevokeApiTokenInput,
+        ApiTokenPayload,
+        lambda c, i: accounts.revoke_api_token(c.runtime, c.principal, c.ids["id"]),
+        ids={"id": GlobalId("ApiToken", "token")},
+    ),
+    # contracts and milestones
+    mutation(
+        "createContract",
+        "Offer a contract to a freelancer, with its milestones.",
+        CreateContractInput,
+        ContractPayload,
+        lambda c, i: contracts.create_contract(
+            c.runtime,
+            c.actor,
+            freelancer_id=c.ids["freelancer_id"],
+            title=i.title,
+            description=i.description,
+            currency=i.currency,
+            milestones=[m.draft() for m in i.milestones],
+        ),
+        ids={"freelancer_id": GlobalId("User", "freelancer")},
+    ),
+    mutation(
+        "acceptContract",
+        "The freelancer accepts an offer.",
+        AcceptContractInput,
+        ContractPayload,
+        lambda c, i: contracts.accept_contract(c.runtime, c.actor, c.ids["contract_id"]),
+        ids=CONTRACT,
+    ),
+    mutation(
+        "declineContract",
+        "The freelancer declines an offer; everything is refunded.",
+        DeclineContractInput,
+        ContractPayload,
+        lambda c, i: contracts.decline_contract(
+            c.runtime, c.actor, c.ids["contract_id"], i.reason
+        ),
+        ids=CONTRACT,
+    ),
+    mutation(
+        "endContract",
+        "End an active contract, or withdraw an offer.",
+        EndContractInput,
+        ContractPayload,
+        lambda c, i: contracts.end_contract(c.runtime, c.actor, c.ids["contract_id"], i.reason),
+        ids=CONTRACT,
+    ),
+    mutation(
+        "payBonus",
+        "Pay the freelancer a bonus; it bypasses escrow.",
+        PayBonusInput,
+        ContractPayload,
+        lambda c, i: contracts.pay_bonus(
+            c.runtime,
+            c.actor,
+            c.ids["contract_id"],
+            amount=i.amount,
+            note=i.note,
+            idempotency_key=i.idempotency_key,
+        ),
+        ids=CONTRACT,
+    ),
+    mutation(
+        "fundMilestone",
+        "The client funds the next milestone into escrow.",
+        FundMilestoneInput,
+        MilestonePayload,
+        lambda c, i: contracts.fund_milestone(
+            c.runtime, c.actor, c.ids["milestone_id"], i.idempotency_key
+        ),
+        ids=MILESTONE,
+    ),
+    mutation(
+        "submitMilestone",
+        "The freelancer submits work on the active milestone.",
+        SubmitMilestoneInput,
+        MilestonePayload,
+        lambda c, i: contracts.submit_milestone(
+            c.runtime,
+            c.actor,
+            c.ids["milestone_id"],
+            message=i.message,
+            attachments=i.attachments or [],
+            requested_amount=i.requested_amount,
+            units=i.units,
+        ),
+        ids=MILESTONE,
+    ),
+    mutation(
+        "requestRevision",
+        "The client asks for changes to submitted work.",
+        RequestRevisionInput,
+        MilestonePayload,
+        lambda c, i: contracts.request_revision(
+            c.runtime, c.actor, c.ids["milestone_id"], i.message
+        ),
+        ids=MILESTONE,
+    ),
+    mutation(
+        "releaseMilestone",
+        "The client releases escrow to the freelancer.",
+        ReleaseMilestoneInput,
+        MilestonePayload,
+        lambda c, i: contracts.release_milestone(
+            c.runtime,
+            c.actor,
+            c.ids["milestone_id"],
+            amount=i.amount,
+            end_contract=i.end_contract,
+            idempotency_key=i.idempotency_key,
+        ),
+        ids=MILESTONE,
+    ),
+    mutation(
+        "completeMilestone",
+        "The client ends a piece-rate milestone; its unpaid escrow becomes available.",
+        CompleteMilestoneInput,
+        MilestonePayload,
+        lambda c, i: contracts.complete_milestone(c.runtime, c.actor, c.ids["milestone_id"]),
+        ids=MILESTONE,
+    ),
+    # change requests, refunds and disputes
+    mutation(
+        "proposeMilestoneChanges",
+        "Propose changes to future milestones of an active contract.",
+        ProposeMilestoneChangesInput,
+        ChangeRequestPayload,
+        lambda c, i: requests.propose_changes(
+            c.runtime,
+            c.actor,
+            c.ids["contract_id"],
+            changes=[change.draft() for change in i.changes],
+            message=i.message,
+        ),
+        ids=CONTRACT,
+    ),
+    mutation(
+        "acceptChangeRequest",
+        "The other party accepts: every change applies at once.",
+        AcceptChangeRequestInput,
+        ChangeRequestPayload,
+        lambda c, i: requests.accept_change_request(
+            c.runtime, c.actor, c.ids["change_request_id"]
+        ),
+        ids=CHANGE_REQUEST,
+    ),
+    mutation(
+        "declineChangeRequest",
+        "The other party declines the change request.",
+        DeclineChangeRequestInput,
+        ChangeRequestPayload,
+        lambda c, i: requests.decline_change_request(
+            c.runtime, c.actor, c.ids["change_request_id"], i.reason
+        ),
+        ids=CHANGE_REQUEST,
+    ),
+    mutation(
+        "withdrawChangeRequest",
+        "The proposer withdraws the change request.",
+        WithdrawChangeRequestInput,
+        ChangeRequestPayload,
+        lambda c, i: requests.withdraw_change_request(
+            c.runtime, c.actor, c.ids["change_request_id"]
+        ),
+        ids=CHANGE_REQUEST,
+    ),
+    mutation(
+        "requestRefund",
+        "The client asks for an active milestone's escrow back.",
+        RequestRefundInput,
+        RefundRequestPayload,
+        lambda c, i: requests.request_refund(
+            c.runtime, c.actor, c.ids["milestone_id"], amount=i.amount, reason=i.reason
+        ),
+        ids=MILESTONE,
+    ),
+    mutation(
+        "respondToRefundRequest",
+        "The freelancer approves or declines a refund request.",
+        RespondToRefundRequestInput,
+        RefundRequestPayload,
+        lambda c, i: requests.answer_refund(
+            c.runtime, c.actor, c.ids["refund_request_id"], approve=i.approve, message=i.message
+        ),
+        ids=REFUND_REQUEST,
+    ),
+    mutation(
+        "openDispute",
+        "Either party freezes the active milestone for an admin.",
+        OpenDisputeInput,
+        DisputePayload,
+        lambda c, i: requests.open_dispute(c.runtime, c.actor, c.ids["milestone_id"], i.reason),
+        ids=MILESTONE,
+    ),
+    mutation(
+        "withdrawDispute",
+        "Who opened the dispute withdraws it.",
+        WithdrawDisputeInput,
+        DisputePayload,
+        lambda c, i: requests.withdraw_dispute(c.runtime, c.actor, c.ids["dispute_id"]),
+        ids=DISPUTE,
+    ),
+    mutation(
+        "resolveDispute",
+        "An admin splits the disputed escrow between the parties.",
+        ResolveDisputeInput,
+        DisputePayload,
+        lambda c, i: requests.resolve_dispute(
+            c.runtime,
+            c.actor,
+            c.ids["dispute_id"],
+            freelancer_amount=i.freelancer_amount,
+            client_amount=i.client_amount,
+            note=i.note,
+            idempotency_key=i.idempotency_key,
+        ),
+        ids=DISPUTE,
+    ),
+]
+
+ANONYMOUS_MUTATIONS = anonymous(MUTATIONS)  # register and login: the only ones that need no token

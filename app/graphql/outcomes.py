@@ -1,30 +1,167 @@
-"""Running a mutation's use case: the caller with WRITE scope, and its outcome, refusals
-included (a refusal touched nothing, so its outcome names no object). The request's loaders are
-emptied once the use case has run: a request may hold several mutations, run one after the
-other, and each payload must show the state after its own."""
+"""Payload shapes: what every payload of one kind holds, and how it reads, fresh, the objects
+its service touched. A contract use case returns an `Outcome` naming them by id (a refusal
+touched nothing, so its outcome names none); the account services return what they made.
+
+Each `NamePayload` type of the schema is a subclass of one of these, made by
+`mutation_fields.MutationRow`; the shapes themselves are not in the schema."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from typing import Self
 
-from app.domain.contract import Actor
+import strawberry
+
+from app.db import models
 from app.domain.errors import DomainError
-from app.graphql.context import Info
+from app.graphql.accounts import ApiToken
 from app.graphql.errors import UserError, user_errors
+from app.graphql.leaf_types import User
+from app.graphql.mutation_fields import Caller
+from app.graphql.queries import visible_contract, visible_milestone
+from app.graphql.types import ChangeRequest, Contract, Dispute, Milestone, RefundRequest
+from app.services.accounts import IssuedToken
 from app.services.unit import Outcome
-
-Run = Callable[[Actor], Awaitable[Outcome]]
-
-
-async def run_mutation(info: Info, run: Run) -> tuple[Actor, Outcome]:
-    actor = await info.context.actor(write=True)
-    try:
-        outcome = await run(actor)
-    except DomainError as error:
-        outcome = Outcome(problems=error.problems)
-    info.context.loaders.forget()
-    return actor, outcome
 
 
 def outcome_errors(outcome: Outcome) -> list[UserError]:
     return user_errors(DomainError(outcome.problems)) if outcome.problems else []
+
+
+@strawberry.type
+class ContractPayload:
+    """The shape of every payload that returns the contract it touched."""
+
+    contract: Contract | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    async def read(cls, caller: Caller, outcome: Outcome) -> Self:
+        return cls(
+            contract=await visible_contract(caller.info, caller.actor, outcome.contract_id),
+            user_errors=outcome_errors(outcome),
+        )
+
+
+@strawberry.type
+class MilestonePayload:
+    """The shape of every payload that returns the milestone it touched."""
+
+    milestone: Milestone | None = None
+    contract: Contract | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    async def read(cls, caller: Caller, outcome: Outcome) -> Self:
+        info, actor = caller.info, caller.actor
+        return cls(
+            milestone=await visible_milestone(info, actor, outcome.milestone_id),
+            contract=await visible_contract(info, actor, outcome.contract_id),
+            user_errors=outcome_errors(outcome),
+        )
+
+
+@strawberry.type
+class ChangeRequestPayload:
+    """The shape of every change request payload."""
+
+    change_request: ChangeRequest | None = None
+    contract: Contract | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    async def read(cls, caller: Caller, outcome: Outcome) -> Self:
+        info = caller.info
+        contract = await visible_contract(info, caller.actor, outcome.contract_id)
+        row = None
+        if contract is not None and outcome.change_request_id is not None:
+            row = await info.context.loaders.change_request_by_id.load(outcome.change_request_id)
+        return cls(
+            change_request=ChangeRequest.from_row(row, contract.currency)
+            if row and contract
+            else None,
+            contract=contract,
+            user_errors=outcome_errors(outcome),
+        )
+
+
+@strawberry.type
+class RefundRequestPayload:
+    """The shape of every refund payload."""
+
+    refund_request: RefundRequest | None = None
+    milestone: Milestone | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    async def read(cls, caller: Caller, outcome: Outcome) -> Self:
+        milestone = await visible_milestone(caller.info, caller.actor, outcome.milestone_id)
+        row = None
+        if milestone is not None and outcome.refund_request_id is not None:
+            row = await models.RefundRequest.filter(id=outcome.refund_request_id).first()
+        return cls(
+            refund_request=RefundRequest.from_row(row, milestone.amount.currency)
+            if row and milestone
+            else None,
+            milestone=milestone,
+            user_errors=outcome_errors(outcome),
+        )
+
+
+@strawberry.type
+class DisputePayload:
+    """The shape of every dispute payload."""
+
+    dispute: Dispute | None = None
+    milestone: Milestone | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    async def read(cls, caller: Caller, outcome: Outcome) -> Self:
+        milestone = await visible_milestone(caller.info, caller.actor, outcome.milestone_id)
+        row = None
+        if milestone is not None and outcome.dispute_id is not None:
+            row = await models.Dispute.filter(id=outcome.dispute_id).first()
+        return cls(
+            dispute=Dispute.from_row(row, milestone.amount.currency) if row and milestone else None,
+            milestone=milestone,
+            user_errors=outcome_errors(outcome),
+        )
+
+
+@strawberry.type
+class AuthPayload:
+    """The shape of register's and login's payloads: the caller and a session token."""
+
+    user: User | None = None
+    token: str | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    async def read(cls, caller: Caller, session: tuple[models.User, str]) -> Self:
+        user, token = session
+        return cls(user=User.from_row(user, is_caller=True), token=token)
+
+
+@strawberry.type
+class IssuedTokenPayload:
+    """The shape of createApiToken's payload: the secret, shown once, and the token."""
+
+    token: str | None = strawberry.field(default=None, description="The secret; shown once.")
+    api_token: ApiToken | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    async def read(cls, caller: Caller, issued: IssuedToken) -> Self:
+        return cls(token=issued.secret, api_token=ApiToken.from_row(issued.token))
+
+
+@strawberry.type
+class ApiTokenPayload:
+    """The shape of revokeApiToken's payload: the token as it is now."""
+
+    api_token: ApiToken | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    async def read(cls, caller: Caller, token: models.ApiToken) -> Self:
+        return cls(api_token=ApiToken.from_row(token))

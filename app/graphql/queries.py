@@ -5,29 +5,29 @@ from __future__ import annotations
 import strawberry
 
 from app.db import models
-from app.domain.contract import Actor, ContractStatus, Role
+from app.domain.permissions import Actor
 from app.graphql.accounts import ApiToken
 from app.graphql.context import Info
+from app.graphql.enums import ContractStatus, Role
 from app.graphql.ids import decode_any, decode_id
+from app.graphql.leaf_types import Node, User
 from app.graphql.pagination import PageInfo, after_contract, contracts_cursor, page_size
-from app.graphql.request_types import ChangeRequest, Dispute, RefundRequest
 from app.graphql.types import (
+    ChangeRequest,
     Contract,
     ContractConnection,
     ContractEdge,
     ContractEvent,
+    Dispute,
     LedgerEntry,
     Milestone,
-    Node,
     Policy,
+    RefundRequest,
     Submission,
-    User,
     load_milestone,
 )
 from app.services import reads
 from app.services.accounts import live_tokens_of
-
-strawberry.enum(Role, name="ContractRole")
 
 
 async def visible_contract(info: Info, actor: Actor, contract_id: int | None) -> Contract | None:

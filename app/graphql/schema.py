@@ -3,36 +3,37 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StreamResult
-from strawberry.types.graphql import OperationType
 
-from app.graphql.accounts import AccountMutation
 from app.graphql.context import Context
 from app.graphql.errors import ShapeErrors
+from app.graphql.leaf_types import User
 from app.graphql.limits import Limits, counting_execution, request_limits
-from app.graphql.mutations import ContractMutation
+from app.graphql.mutation_fields import mutation_type
+from app.graphql.mutations import MUTATIONS
 from app.graphql.parsing import ParseCache
 from app.graphql.queries import Query
-from app.graphql.request_mutations import RequestMutation
-from app.graphql.request_types import ChangeRequest, Dispute, RefundRequest
 from app.graphql.scalars import SCALARS
 from app.graphql.sharing import SharedSubscriptions, share_key
 from app.graphql.subscriptions import Subscription
 from app.graphql.text_inputs import check_text_of_mutations
-from app.graphql.types import ContractEvent, LedgerEntry, Submission, User
+from app.graphql.types import (
+    ChangeRequest,
+    ContractEvent,
+    Dispute,
+    LedgerEntry,
+    RefundRequest,
+    Submission,
+)
 
-
-@strawberry.type
-class Mutation(AccountMutation, ContractMutation, RequestMutation):
-    pass
-
-
+Mutation = mutation_type(MUTATIONS)
 check_text_of_mutations(Mutation)
 
 
@@ -44,36 +45,23 @@ class Schema(strawberry.Schema):
     def process_errors(self, errors: object, execution_context: object = None) -> None:
         """Errors are shaped and the unexpected ones logged by ShapeErrors."""
 
-    async def stream(
-        self,
-        query: str | None,
-        variable_values: dict[str, Any] | None = None,
-        context_value: Any | None = None,
-        root_value: Any | None = None,
-        operation_name: str | None = None,
-        operation_extensions: dict[str, Any] | None = None,
-        allowed_operation_types: Iterable[OperationType] | None = None,
-    ) -> StreamResult:
+    async def stream(self, *args: Any, **kwargs: Any) -> StreamResult:
         """As strawberry's, but live subscriptions of one viewer with one selection share one
-        execution (see sharing.py)."""
-        run = functools.partial(
-            super().stream,
-            query,
-            variable_values,
-            context_value,
-            root_value,
-            operation_name,
-            operation_extensions,
-            allowed_operation_types,
+        execution (see sharing.py). The arguments are read by their names in strawberry's
+        signature and passed on exactly as given, whatever their order or number."""
+        run = functools.partial(super().stream, *args, **kwargs)
+        call = inspect.signature(run.func).bind(*args, **kwargs).arguments
+        context = call.get("context_value")
+        viewer = context.viewer_key if isinstance(context, Context) else None
+        key = share_key(
+            call.get("query"), call.get("variable_values"), call.get("operation_name"), viewer
         )
-        viewer = context_value.viewer_key if isinstance(context_value, Context) else None
-        key = share_key(query, variable_values, operation_name, viewer)
         if key is None:
             return await run()
         return self.shared.follow(key, run)
 
 
-def build_schema(limits: Limits | None = None) -> strawberry.Schema:
+def build_schema(limits: Limits | None = None) -> Schema:
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         ShapeErrors,
         lambda: ParseCache(maxsize=256),

@@ -9,15 +9,20 @@ it asked for. A replay (`afterSequence` given) joins only a leader that still ho
 result it has produced, and gets those first, so it receives exactly what a replay of its own
 would. A follower too slow for its queue gets `RESYNC_REQUIRED` with the last sequence it
 received, and its subscription ends.
+
+The hook: `Schema.stream` (app/graphql/schema.py) hands a shareable subscription to
+`SharedSubscriptions.follow`. The runs and their followers are app.events.fanout's
+`Broadcasts`, whose mailboxes (the bounded queue type that notices use too) bound the memory
+of a slow follower; this module decides what may share and turns an overflow into
+RESYNC_REQUIRED.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Hashable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -32,15 +37,11 @@ from graphql import (
 from graphql.error import GraphQLSyntaxError
 from strawberry.types import ExecutionResult
 
+from app.events.fanout import Broadcasts, Overflowed, Start
 from app.graphql.limits import MAX_TOKENS
 from app.graphql.subscriptions import resync_required
 
-FOLLOWER_QUEUE = 64
-HISTORY = 256  # results a replay's leader keeps for followers that join late
 LIVE_FIELDS = frozenset({"contractEvents", "milestoneUpdated"})
-_END = object()
-
-Start = Callable[[], Awaitable[AsyncIterator[Any]]]
 
 
 @lru_cache(maxsize=256)
@@ -99,108 +100,33 @@ def share_key(
     return ShareKey(key=key, replay=replay)
 
 
-@dataclass(eq=False)
-class Follower:
-    backlog: list[Any]
-    queue: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(FOLLOWER_QUEUE))
-    overflowed: bool = False
-    last_sequence: int | None = None
-
-    def offer(self, item: Any) -> None:
-        if self.overflowed:
-            return
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self.overflowed = True
-            self.queue.get_nowait()
-            self.queue.put_nowait(_END)
-
-    def end(self) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(_END)
-
-
-class Leader:
-    def __init__(self, group: SharedSubscriptions, key: ShareKey) -> None:
-        self.group = group
-        self.key = key
-        self.followers: set[Follower] = set()
-        self.task: asyncio.Task[None] | None = None
-        self.history: list[Any] | None = [] if key.replay else None
-
-    def admits_late_joiners(self) -> bool:
-        return self.history is None or len(self.history) < HISTORY
-
-    async def run(self, source: AsyncIterator[Any]) -> None:
-        try:
-            async for result in source:
-                if self.history is not None and len(self.history) < HISTORY:
-                    self.history.append(result)
-                for follower in list(self.followers):
-                    follower.offer(result)
-        finally:
-            self.group.forget(self)
-            for follower in list(self.followers):
-                follower.end()
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
-
-    def leave(self, follower: Follower) -> None:
-        self.followers.discard(follower)
-        if not self.followers and self.task is not None:
-            self.group.forget(self)
-            self.task.cancel()
-
-
 class SharedSubscriptions:
+    """The groups of shareable subscriptions, each run once (app.events.fanout.Broadcasts)."""
+
     def __init__(self) -> None:
-        self._leaders: dict[Hashable, Leader] = {}
+        self._broadcasts: Broadcasts[Any] = Broadcasts()
 
-    def forget(self, leader: Leader) -> None:
-        if self._leaders.get(leader.key.key) is leader:
-            del self._leaders[leader.key.key]
-
-    def follow(self, key: ShareKey, start: Start) -> AsyncGenerator[ExecutionResult, None]:
-        """Join the group's leader, starting one (`start()` gives its source) if there is none
-        or if the one there can no longer take a late joiner."""
-        leader = self._leaders.get(key.key)
-        if leader is None or not leader.admits_late_joiners():
-            leader = self._leaders[key.key] = Leader(self, key)
-            leader.task = asyncio.create_task(self._lead(leader, start))
-        follower = Follower(backlog=list(leader.history or ()))
-        leader.followers.add(follower)
-        return self._deliver(leader, follower)
-
-    @staticmethod
-    async def _lead(leader: Leader, start: Start) -> None:
-        await leader.run(await start())
-
-    @staticmethod
-    async def _deliver(leader: Leader, follower: Follower) -> AsyncGenerator[ExecutionResult, None]:
-        try:
-            for item in follower.backlog:
-                follower.last_sequence = _sequence_of(item, follower.last_sequence)
-                yield item
-            follower.backlog = []
-            while True:
-                item = await follower.queue.get()
-                if follower.overflowed:
-                    yield ExecutionResult(
-                        data=None, errors=[resync_required(follower.last_sequence)]
-                    )
-                    return
-                if item is _END:
-                    return
-                follower.last_sequence = _sequence_of(item, follower.last_sequence)
-                yield item
-        finally:
-            leader.leave(follower)
+    def follow(self, key: ShareKey, start: Start[Any]) -> AsyncGenerator[ExecutionResult, None]:
+        """Join the group's run, starting one (`start()` gives its results) if need be."""
+        return _resync_when_behind(self._broadcasts.follow(key.key, start, replay=key.replay))
 
     def __len__(self) -> int:
-        return len(self._leaders)
+        return len(self._broadcasts)
+
+
+async def _resync_when_behind(
+    results: AsyncGenerator[Any, None],
+) -> AsyncGenerator[ExecutionResult, None]:
+    """The follower's results; once it has fallen too far behind, RESYNC_REQUIRED with the last
+    sequence it received, and the end."""
+    last_sequence: int | None = None
+    async with contextlib.aclosing(results):
+        try:
+            async for result in results:
+                last_sequence = _sequence_of(result, last_sequence)
+                yield result
+        except Overflowed:
+            yield ExecutionResult(data=None, errors=[resync_required(last_sequence)])
 
 
 def _sequence_of(result: Any, previous: int | None) -> int | None:

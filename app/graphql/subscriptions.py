@@ -3,29 +3,30 @@ database, so every delivery is fresh and `contractEvents` is gap-free and in ord
 events commit while the replay is being read.
 
 `contractEvents` reads its replay for itself; once caught up, the new events of a wake-up come
-from the contract's shared feed (app.events.feed), one read for all of the contract's
-subscribers instead of one each."""
+from the contract's shared feed (app.events.fanout), one read for all of the contract's
+subscribers instead of one each. A subscriber whose mailbox overflowed ends with
+RESYNC_REQUIRED and the last sequence it was given."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
 
 from app.db import models
-from app.domain.contract import Actor
-from app.events.feed import Feed
-from app.events.hub import RESYNC, Subscriber
+from app.domain.permissions import Actor
+from app.events.fanout import RESYNC, Feed, Mailbox, Notice, Overflowed
 from app.graphql.context import Info
 from app.graphql.errors import shape_error
 from app.graphql.ids import decode_id
 from app.graphql.loaders import Loaders
 from app.graphql.types import ContractEvent, Milestone
 from app.services import reads
-from app.services.repository import milestone_from_row, watched_state
+from app.services.mappers import MILESTONES
+from app.services.tracking import watched_state
 
 REPLAY_BATCH = 200
 
@@ -70,11 +71,11 @@ async def _visible(actor: Actor, global_id: str) -> models.Contract:
     return row
 
 
-async def _next_notice(subscriber: Subscriber, last_sequence: int | None) -> Any:
-    notice = await subscriber.queue.get()
-    if subscriber.overflowed:
-        raise resync_required(last_sequence)
-    return notice
+async def _next_notice(mailbox: Mailbox[Notice], last_sequence: int | None) -> Notice:
+    try:
+        return await anext(mailbox)
+    except Overflowed:
+        raise resync_required(last_sequence) from None
 
 
 async def _read_events(contract_id: int, sequence: int, limit: int) -> list[models.ContractEvent]:
@@ -98,10 +99,10 @@ async def _contract_events(
 ) -> AsyncGenerator[ContractEvent, None]:
     actor = await info.context.actor()
     contract = await _visible(actor, contract_id)
-    hub = info.context.runtime.bus.hub
+    fanout = info.context.runtime.bus.fanout
     with (
-        hub.subscribe(contract_id=contract.id) as subscriber,
-        hub.feeds.join(contract.id, _read_events) as feed,
+        fanout.subscribe(contract_id=contract.id) as mailbox,
+        fanout.feed(contract.id, _read_events) as feed,
     ):
         if after_sequence is None:
             fresh = await models.Contract.get(id=contract.id)
@@ -121,7 +122,7 @@ async def _contract_events(
             # the objects built from them and the loaders for their nested fields (rows by id,
             # read after the event, the same whoever the viewer is).
             while True:
-                await _next_notice(subscriber, last)
+                await _next_notice(mailbox, last)
                 new = await feed.after(last)
                 if new is None:
                     break  # further behind than the feed keeps: read for itself again
@@ -135,23 +136,23 @@ async def _milestone_updated(
     info: Info, contract_id: strawberry.ID | None
 ) -> AsyncGenerator[Milestone, None]:
     actor = await info.context.actor()
-    hub = info.context.runtime.bus.hub
+    fanout = info.context.runtime.bus.fanout
     if contract_id is not None:
         contract = await _visible(actor, contract_id)
-        scope = hub.subscribe(contract_id=contract.id)
+        scope = fanout.subscribe(contract_id=contract.id)
         currencies = {contract.id: contract.currency}
     else:
-        scope = hub.subscribe(user_id=actor.user_id)
+        scope = fanout.subscribe(user_id=actor.user_id)
         currencies = {}
-    with scope as subscriber:
+    with scope as mailbox:
         if contract_id is None:
             currencies = await reads.own_contract_currencies(actor)
         seen = {
-            row.id: watched_state(milestone_from_row(row))
+            row.id: watched_state(MILESTONES.from_row(row))
             for row in await reads.milestones_of_contracts(list(currencies))
         }
         while True:
-            notice = await _next_notice(subscriber, None)
+            notice = await _next_notice(mailbox, None)
             if notice is RESYNC:
                 if contract_id is None:
                     currencies = await reads.own_contract_currencies(actor)
@@ -164,7 +165,7 @@ async def _milestone_updated(
                     currencies[new.id] = new.currency
                 targets = [notice.contract_id]
             for row in await reads.milestones_of_contracts(targets):
-                state = watched_state(milestone_from_row(row))
+                state = watched_state(MILESTONES.from_row(row))
                 if seen.get(row.id) == state:
                     continue
                 seen[row.id] = state

@@ -19,9 +19,9 @@ from strawberry.types.base import StrawberryObjectDefinition, has_object_definit
 
 from app.domain.errors import DomainError, ErrorCode, Problem
 from app.domain.text import UNSTORABLE_MESSAGE, is_storable
-from app.graphql.accounts import ANONYMOUS_MUTATIONS
 from app.graphql.context import Info
 from app.graphql.errors import user_errors
+from app.graphql.mutations import ANONYMOUS_MUTATIONS
 
 
 def unstorable_paths(value: Any, path: list[str], names: NameConverter) -> Iterator[list[str]]:

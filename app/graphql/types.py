@@ -1,21 +1,36 @@
-"""Object types. Each holds its row privately and resolves relations through the loaders."""
+"""The object types of the contract graph. Each holds its row privately and resolves relations
+through the loaders.
+
+Milestones, contracts, their events and ledger, and what one party asks of the other (change
+requests, refunds, disputes) point at each other, so they live in this one module; what they
+all build on (Node, Money, User) is `app.graphql.leaf_types`.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from app.db import models
-from app.domain.contract import ContractStatus
-from app.domain.events import EventType
-from app.domain.ledger import EntryKind
-from app.domain.milestones import ACTIVE_STATUSES, MilestoneStatus, SubmissionStatus
-from app.domain.money import format_amount, format_percent
+from app.domain.milestones import ACTIVE_STATUSES
+from app.domain.money import format_percent
 from app.domain.policy import Policy as DomainPolicy
+from app.domain.requests import MilestoneChange as DomainChange
 from app.graphql.context import Info
+from app.graphql.enums import (
+    ChangeAction,
+    ChangeRequestStatus,
+    ContractStatus,
+    DisputeStatus,
+    EntryKind,
+    EventType,
+    MilestoneStatus,
+    RefundStatus,
+    SubmissionStatus,
+)
 from app.graphql.ids import encode_id
+from app.graphql.leaf_types import Money, Node, User, load_user, plain_values
 from app.graphql.pagination import (
     PageInfo,
     after_entry,
@@ -26,73 +41,7 @@ from app.graphql.pagination import (
 )
 from app.graphql.scalars import Decimal
 from app.services import reads
-
-if TYPE_CHECKING:
-    from app.graphql.request_types import ChangeRequest, Dispute, RefundRequest
-
-_REQUESTS = "app.graphql.request_types"
-ChangeRequestRef = Annotated["ChangeRequest", strawberry.lazy(_REQUESTS)]
-RefundRequestRef = Annotated["RefundRequest", strawberry.lazy(_REQUESTS)]
-DisputeRef = Annotated["Dispute", strawberry.lazy(_REQUESTS)]
-
-# The domain's enums are the schema's enums.
-strawberry.enum(ContractStatus, name="ContractStatus")
-strawberry.enum(MilestoneStatus, name="MilestoneStatus")
-strawberry.enum(SubmissionStatus, name="SubmissionStatus")
-strawberry.enum(EntryKind, name="LedgerEntryKind")
-strawberry.enum(EventType, name="ContractEventType")
-
-
-@strawberry.interface(description="An object with an opaque global id.")
-class Node:
-    id: strawberry.ID
-
-
-@strawberry.type
-class Money:
-    amount: Decimal
-    currency: str
-
-    @classmethod
-    def of(cls, cents: int, currency: str) -> Money:
-        return cls(amount=Decimal(format_amount(cents)), currency=currency)
-
-
-@strawberry.type
-class User(Node):
-    name: str
-    _row: strawberry.Private[models.User]
-    _is_caller: strawberry.Private[bool] = False
-
-    @classmethod
-    def from_row(cls, row: models.User, *, is_caller: bool = False) -> User:
-        return cls(
-            id=strawberry.ID(encode_id("User", row.id)),
-            name=row.name,
-            _row=row,
-            _is_caller=is_caller,
-        )
-
-    async def _shown_to_caller(self, info: Info) -> bool:
-        if self._is_caller:
-            return True
-        principal = await info.context.principal()
-        return principal is not None and (principal.is_admin or principal.user_id == self._row.id)
-
-    @strawberry.field(description="Shown only to the user and to admins.")
-    async def email(self, info: Info) -> str | None:
-        return self._row.email if await self._shown_to_caller(info) else None
-
-    @strawberry.field(description="Shown only to the user and to admins; null for others.")
-    async def is_admin(self, info: Info) -> bool | None:
-        return self._row.is_admin if await self._shown_to_caller(info) else None
-
-
-async def load_user(info: Info, user_id: int | None) -> User | None:
-    if user_id is None:
-        return None
-    row = await info.context.loaders.user_by_id.load(user_id)
-    return User.from_row(row) if row is not None else None
+from app.services.mappers import change_from_json
 
 
 @strawberry.type
@@ -108,12 +57,7 @@ class Submission(Node):
     def from_row(cls, row: models.Submission, currency: str) -> Submission:
         return cls(
             id=strawberry.ID(encode_id("Submission", row.id)),
-            message=row.message,
-            attachments=list(row.attachments),
-            requested_amount=Money.of(row.requested_amount, currency),
-            units=row.units,
-            created_at=row.created_at,
-            status=SubmissionStatus(row.status),
+            **plain_values(cls, row, currency, attachments=list(row.attachments)),
         )
 
 
@@ -142,22 +86,7 @@ class Milestone(Node):
     def from_row(cls, row: models.Milestone, currency: str) -> Milestone:
         return cls(
             id=strawberry.ID(encode_id("Milestone", row.id)),
-            position=row.position or 0,
-            title=row.title,
-            description=row.description,
-            amount=Money.of(row.amount, currency),
-            due_date=row.due_date,
-            status=MilestoneStatus(row.status),
-            unit_price=Money.of(row.unit_price, currency) if row.unit_price is not None else None,
-            max_units=row.max_units,
-            units_released=row.units_released,
-            funded_amount=Money.of(row.funded_amount, currency),
-            released_amount=Money.of(row.released_amount, currency),
-            refunded_amount=Money.of(row.refunded_amount, currency),
-            auto_release_at=row.auto_release_at,
-            funded_at=row.funded_at,
-            submitted_at=row.submitted_at,
-            released_at=row.released_at,
+            **plain_values(cls, row, currency, position=row.position or 0),
             _row=row,
             _currency=currency,
         )
@@ -174,24 +103,18 @@ class Milestone(Node):
         return [Submission.from_row(r, self._currency) for r in rows]
 
     @strawberry.field(description="The refund request awaiting the freelancer's answer.")
-    async def pending_refund_request(self, info: Info) -> RefundRequestRef | None:
-        from app.graphql.request_types import RefundRequest
-
+    async def pending_refund_request(self, info: Info) -> RefundRequest | None:
         rows = await info.context.loaders.refunds_by_milestone.load(self._row.id)
         pending = next((r for r in rows if r.status == "PENDING"), None)
         return RefundRequest.from_row(pending, self._currency) if pending else None
 
     @strawberry.field(description="Every refund request of the milestone, oldest first.")
-    async def refund_requests(self, info: Info) -> list[RefundRequestRef]:
-        from app.graphql.request_types import RefundRequest
-
+    async def refund_requests(self, info: Info) -> list[RefundRequest]:
         rows = await info.context.loaders.refunds_by_milestone.load(self._row.id)
         return [RefundRequest.from_row(r, self._currency) for r in rows]
 
     @strawberry.field(description="The milestone's latest dispute, open or settled.")
-    async def dispute(self, info: Info) -> DisputeRef | None:
-        from app.graphql.request_types import Dispute
-
+    async def dispute(self, info: Info) -> Dispute | None:
         rows = await info.context.loaders.disputes_by_milestone.load(self._row.id)
         return Dispute.from_row(rows[-1], self._currency) if rows else None
 
@@ -296,11 +219,7 @@ class ContractEvent(Node):
     def from_row(cls, row: models.ContractEvent, currency: str) -> ContractEvent:
         return cls(
             id=strawberry.ID(encode_id("ContractEvent", row.id)),
-            sequence=row.sequence,
-            type=EventType(row.type),
-            occurred_at=row.occurred_at,
-            amount=Money.of(row.amount, currency) if row.amount is not None else None,
-            message=row.message,
+            **plain_values(cls, row, currency),
             _row=row,
             _currency=currency,
         )
@@ -322,9 +241,7 @@ class ContractEvent(Node):
         return await load_milestone(info, self._row.milestone_id)
 
     @strawberry.field
-    async def change_request(self, info: Info) -> ChangeRequestRef | None:
-        from app.graphql.request_types import ChangeRequest
-
+    async def change_request(self, info: Info) -> ChangeRequest | None:
         if self._row.change_request_id is None:
             return None
         row = await info.context.loaders.change_request_by_id.load(self._row.change_request_id)
@@ -359,13 +276,7 @@ class Contract(Node):
     def from_row(cls, row: models.Contract) -> Contract:
         return cls(
             id=strawberry.ID(encode_id("Contract", row.id)),
-            title=row.title,
-            description=row.description,
-            status=ContractStatus(row.status),
-            currency=row.currency,
-            created_at=row.created_at,
-            accepted_at=row.accepted_at,
-            ended_at=row.ended_at,
+            **plain_values(cls, row, row.currency),
             _row=row,
         )
 
@@ -392,17 +303,13 @@ class Contract(Node):
         return next((m for m in milestones if m.status in ACTIVE_STATUSES), None)
 
     @strawberry.field(description="The change request awaiting an answer, if any.")
-    async def pending_change_request(self, info: Info) -> ChangeRequestRef | None:
-        from app.graphql.request_types import ChangeRequest
-
+    async def pending_change_request(self, info: Info) -> ChangeRequest | None:
         rows = await info.context.loaders.change_requests_by_contract.load(self._row.id)
         pending = next((r for r in rows if r.status == "PENDING"), None)
         return ChangeRequest.from_row(pending, self._row.currency) if pending else None
 
     @strawberry.field(description="Every change request, oldest first.")
-    async def change_requests(self, info: Info) -> list[ChangeRequestRef]:
-        from app.graphql.request_types import ChangeRequest
-
+    async def change_requests(self, info: Info) -> list[ChangeRequest]:
         rows = await info.context.loaders.change_requests_by_contract.load(self._row.id)
         return [ChangeRequest.from_row(r, self._row.currency) for r in rows]
 
@@ -455,6 +362,134 @@ class ContractConnection:
     edges: list[ContractEdge]
     page_info: PageInfo
     total_count: int
+
+
+@strawberry.type(description="One proposed change, with the values it proposes.")
+class MilestoneChange:
+    action: ChangeAction
+    title: str | None
+    description: str | None
+    amount: Money | None
+    due_date: date | None
+    position: int | None
+    unit_price: Money | None
+    max_units: int | None
+    _milestone_id: strawberry.Private[int | None]
+
+    @classmethod
+    def of(cls, change: DomainChange, currency: str) -> MilestoneChange:
+        return cls(**plain_values(cls, change, currency), _milestone_id=change.milestone_id)
+
+    @strawberry.field(description="The milestone changed (for ADD, the one created on accept).")
+    async def milestone(self, info: Info) -> Milestone | None:
+        if self._milestone_id is None:
+            return None
+        return await load_milestone(info, self._milestone_id)
+
+
+@strawberry.type
+class ChangeRequest(Node):
+    status: ChangeRequestStatus
+    message: str
+    reason: str | None
+    created_at: datetime
+    resolved_at: datetime | None
+    changes: list[MilestoneChange]
+    _proposed_by: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.ChangeRequest, currency: str) -> ChangeRequest:
+        return cls(
+            id=strawberry.ID(encode_id("ChangeRequest", row.id)),
+            **plain_values(
+                cls,
+                row,
+                currency,
+                changes=[MilestoneChange.of(change_from_json(c), currency) for c in row.changes],
+            ),
+            _proposed_by=row.proposed_by_id,
+        )
+
+    @strawberry.field
+    async def proposed_by(self, info: Info) -> User:
+        user = await load_user(info, self._proposed_by)
+        assert user is not None
+        return user
+
+
+@strawberry.type
+class RefundRequest(Node):
+    amount: Money
+    reason: str
+    status: RefundStatus
+    respond_by: datetime = strawberry.field(
+        description="When an unanswered request counts as approved."
+    )
+    response: str | None
+    created_at: datetime
+    resolved_at: datetime | None
+    _milestone_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.RefundRequest, currency: str) -> RefundRequest:
+        return cls(
+            id=strawberry.ID(encode_id("RefundRequest", row.id)),
+            **plain_values(cls, row, currency),
+            _milestone_id=row.milestone_id,
+        )
+
+    @strawberry.field
+    async def milestone(self, info: Info) -> Milestone | None:
+        return await load_milestone(info, self._milestone_id)
+
+
+@strawberry.type
+class DisputeResolution:
+    freelancer_amount: Money
+    client_amount: Money
+    note: str | None
+    resolved_at: datetime
+    _resolved_by: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def resolved_by(self, info: Info) -> User | None:
+        return await load_user(info, self._resolved_by)
+
+
+@strawberry.type
+class Dispute(Node):
+    reason: str
+    status: DisputeStatus
+    created_at: datetime
+    resolution: DisputeResolution | None
+    _row: strawberry.Private[models.Dispute]
+
+    @classmethod
+    def from_row(cls, row: models.Dispute, currency: str) -> Dispute:
+        resolution = None
+        if row.status == DisputeStatus.RESOLVED and row.resolved_at is not None:
+            resolution = DisputeResolution(
+                freelancer_amount=Money.of(row.freelancer_amount or 0, currency),
+                client_amount=Money.of(row.client_amount or 0, currency),
+                note=row.note,
+                resolved_at=row.resolved_at,
+                _resolved_by=row.resolved_by_id,
+            )
+        return cls(
+            id=strawberry.ID(encode_id("Dispute", row.id)),
+            **plain_values(cls, row, currency, resolution=resolution),
+            _row=row,
+        )
+
+    @strawberry.field
+    async def opened_by(self, info: Info) -> User:
+        user = await load_user(info, self._row.opened_by_id)
+        assert user is not None
+        return user
+
+    @strawberry.field
+    async def milestone(self, info: Info) -> Milestone | None:
+        return await load_milestone(info, self._row.milestone_id)
 
 
 @strawberry.type

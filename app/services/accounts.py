@@ -18,8 +18,8 @@ from tortoise.transactions import in_transaction
 from app.auth.passwords import hash_password, verify_password
 from app.auth.tokens import Scope, decode_scopes, encode_scopes, new_token, token_digest
 from app.db import models
-from app.domain.contract import Actor
 from app.domain.errors import ErrorCode, InputProblems, refuse
+from app.domain.permissions import Actor
 from app.services.runtime import Runtime
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from tortoise.transactions import in_transaction
 
 from app.db import models
-from app.domain.contract import Action, Actor, Contract
+from app.domain.contract import Contract
 from app.domain.errors import ErrorCode, refuse
 from app.domain.milestones import MilestoneDraft
+from app.domain.permissions import Action, Actor
 from app.services.repository import insert_contract
 from app.services.runtime import Runtime
 from app.services.unit import (

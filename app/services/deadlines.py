@@ -16,8 +16,9 @@ from datetime import timedelta
 
 from app.db import models
 from app.db.outage import is_unavailable
-from app.domain.contract import Actor, Contract
+from app.domain.contract import Contract
 from app.domain.milestones import MilestoneStatus
+from app.domain.permissions import Actor
 from app.domain.requests import RefundStatus
 from app.services.runtime import Runtime
 from app.services.unit import Touched, run_on_contract

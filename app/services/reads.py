@@ -11,9 +11,9 @@ from typing import Generic, TypeVar
 from tortoise.expressions import Q
 
 from app.db import models
-from app.domain.contract import Actor, ContractStatus, Role
 from app.domain.ledger import LedgerTotals
 from app.domain.milestones import ACTIVE_STATUSES, MilestoneStatus
+from app.domain.permissions import Actor, ContractStatus, Role
 from app.services.repository import ledger_totals
 
 RowT = TypeVar("RowT")

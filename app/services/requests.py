@@ -8,8 +8,9 @@ from tortoise.models import Model
 
 from app.db import models
 from app.domain.changes import ChangeDraft
-from app.domain.contract import Action, Actor, Contract
+from app.domain.contract import Contract
 from app.domain.errors import ErrorCode, refuse
+from app.domain.permissions import Action, Actor
 from app.services.runtime import Runtime
 from app.services.unit import Idempotency, Outcome, Touched, run_on_contract
 

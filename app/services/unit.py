@@ -18,19 +18,20 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.db import models
-from app.domain.contract import Action, Actor, Contract
+from app.domain.contract import Contract
 from app.domain.errors import DomainError, ErrorCode, Problem, refuse
 from app.domain.milestones import Milestone
+from app.domain.permissions import Action, Actor
 from app.domain.requests import ChangeRequest, Dispute, RefundRequest
-from app.events.hub import Notice
+from app.events.fanout import Notice
 from app.services.repository import (
     Connection,
-    Loaded,
     VersionConflict,
     load_contract,
     save_contract,
 )
 from app.services.runtime import Runtime
+from app.services.tracking import Loaded
 
 T = TypeVar("T")
 

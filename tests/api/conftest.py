@@ -5,30 +5,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from functools import cache
 
+import httpx
 import pytest
 from tortoise import Tortoise
 from tortoise.contrib.test import _topological_sort_models, truncate_all_models
 from tortoise.transactions import in_transaction
 
 from app import main
-from app.auth import passwords
 from app.graphql import schema
-from app.services import accounts
 from app.services.runtime import Runtime
 from tests.api.client import Api
 from tests.api.people import Parties, join
 
 
 @pytest.fixture(scope="session", autouse=True)
-def speed_ups() -> Iterator[None]:
-    """Work done once per session instead of once per test.
-
-    Each password is hashed once: argon2 costs ~0.1 s a hash and every test creates people;
-    the hashes stay real, salted argon2, so verification is unchanged. The schema for given
-    limits is built once (~80 ms a build); it holds no state between requests.
-    """
+def schema_built_once() -> Iterator[None]:
+    """The schema for given limits is built once per session (~80 ms a build); it holds no
+    state between requests. (Passwords are hashed once: tests/conftest.py.)"""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(accounts, "hash_password", cache(passwords.hash_password))
         patch.setattr(main, "build_schema", cache(schema.build_schema))
         yield
 
@@ -74,3 +68,12 @@ async def parties(api: Api, runtime: Runtime) -> Parties:
         outsider=await join(runtime, "Olga"),
         admin=await join(runtime, "Ada", admin=True),
     )
+
+
+@pytest.fixture
+async def http(api: Api) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the in-process app, for what `api` does not send (raw bodies, headers,
+    methods other than POST)."""
+    transport = httpx.ASGITransport(app=api.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
+from app.auth import passwords
 from app.services import accounts
 from tests.api.client import Api
 from tests.api.operations import LOGIN, REGISTER, register
@@ -44,13 +45,6 @@ class HeldCall:
                 self.in_progress -= 1
 
 
-@pytest.fixture
-async def http(api: Api) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=api.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
 async def _health_checks_during(held: HeldCall, http: httpx.AsyncClient, calls: list[Any]) -> int:
     """How many health checks were answered while an argon2 call was in progress."""
     tasks = [asyncio.create_task(call) for call in calls]
@@ -71,7 +65,7 @@ async def test_healthz_answers_while_logins_verify_passwords(
 ) -> None:
     # given a user, and password verification held open
     await register(api, "Grace", "grace@example.com", PASSWORD)
-    held = HeldCall(accounts.verify_password)
+    held = HeldCall(passwords.verify_password)
     monkeypatch.setattr(accounts, "verify_password", held)
     credentials = {"email": "grace@example.com", "password": PASSWORD}
     body = {"query": LOGIN, "variables": {"input": credentials}}
@@ -85,7 +79,7 @@ async def test_healthz_answers_while_logins_verify_passwords(
 async def test_healthz_answers_while_a_registration_hashes_its_password(
     api: Api, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    held = HeldCall(accounts.hash_password)
+    held = HeldCall(passwords.hash_password)
     monkeypatch.setattr(accounts, "hash_password", held)
     variables = {"input": {"name": "Grace", "email": "grace@example.com", "password": PASSWORD}}
     answered = await _health_checks_during(

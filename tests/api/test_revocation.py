@@ -46,7 +46,7 @@ async def _follow_events(ws: WebSocketSession, subprotocol: str, contract_id: st
     """Subscribe to the contract's events, and read the two stored ones: it is running."""
     operation = {"query": CONTRACT_EVENTS, "variables": {"id": contract_id}}
     await ws.send({"id": "events", "type": _start(subprotocol), "payload": operation})
-    received = []
+    received: list[int] = []
     while len(received) < 2:
         message = await ws.receive()
         assert message is not None

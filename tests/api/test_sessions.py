@@ -11,7 +11,7 @@ from asgi_lifespan import LifespanManager
 
 from app.main import create_app
 from app.services.runtime import Runtime
-from app.settings import Settings
+from app.settings import load_settings
 from tests.api.client import Api
 from tests.api.operations import login, register, revoke_api_token
 from tests.support import FrozenClock
@@ -24,7 +24,7 @@ VIEWER = "query { viewer { name } }"
 @pytest.fixture
 async def api_with_ttl(db: None, runtime: Runtime) -> AsyncIterator[Api]:
     """The app with sessions that last two hours."""
-    settings = Settings(SECRET_KEY=runtime.secret_key, SESSION_TTL="2h")
+    settings = load_settings(SECRET_KEY=runtime.secret_key, SESSION_TTL="2h")
     app = create_app(settings, runtime=runtime, database=False)
     async with LifespanManager(app):
         yield Api(app)

@@ -3,8 +3,8 @@ with no gap and no duplicate, `milestoneUpdated` tells the milestone as it now i
 unknown contracts end with one NOT_FOUND, and a subscriber too slow for its queue ends with
 RESYNC_REQUIRED.
 
-Subscriptions run through `schema.subscribe` with the same runtime (and so the same hub) as the
-in-process app that the mutations go through.
+Subscriptions run through `schema.subscribe` with the same runtime (and so the same fan-out)
+as the in-process app that the mutations go through.
 """
 
 from __future__ import annotations
@@ -12,15 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from graphql import ExecutionResult
 
-from app.events import feed as feed_module
-from app.events import hub as hub_module
-from app.events.feed import Feed
+from app.events import fanout
 from app.graphql import subscriptions
 from app.graphql.context import Context
 from app.graphql.ids import encode_id
@@ -167,7 +164,7 @@ async def until(condition: Callable[[], bool], what: str) -> None:
 
 
 class Subscribe:
-    """Opens subscriptions in the background and waits until each is listening on the hub."""
+    """Opens subscriptions in the background and waits until each is listening on the fan-out."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -175,13 +172,13 @@ class Subscribe:
 
     @property
     def listening(self) -> int:
-        return self.runtime.bus.hub.subscriber_count
+        return self.runtime.bus.fanout.subscriber_count
 
     async def __call__(self, token: str, query: str, field: str, **variables: Any) -> Stream:
         before = self.listening
         stream = Stream(await open_subscription(self.runtime, token, query, variables), field)
         self.streams.append(stream)
-        await until(lambda: self.listening > before, "the subscriber is on the hub")
+        await until(lambda: self.listening > before, "the subscriber is on the fan-out")
         return stream
 
     async def contract_events(self, token: str, contract_id: str, after: int | None) -> Stream:
@@ -197,7 +194,7 @@ async def subscribe(runtime: Runtime) -> AsyncGenerator[Subscribe, None]:
     yield subscriptions
     for stream in subscriptions.streams:
         await stream.close()
-    assert runtime.bus.hub.subscriber_count == 0, "a finished subscription left the hub"
+    assert runtime.bus.fanout.subscriber_count == 0, "a finished subscription left the fan-out"
 
 
 # --- mutations -------------------------------------------------------------------------------
@@ -346,7 +343,7 @@ async def test_events_committed_between_iterations_of_the_replay_arrive_once_in_
     # then every stored event arrives once, in order, the late ones after the earlier ones
     assert sequences(received) == list(range(1, 13))
     assert [e["type"] for e in received[5:]] == ["BONUS_PAID"] * 7
-    assert runtime.bus.hub.subscriber_count == 0
+    assert runtime.bus.fanout.subscriber_count == 0
 
 
 @pytest.mark.parametrize("moment", ["before", "after"])
@@ -392,7 +389,7 @@ async def test_an_event_committed_around_the_replay_read_arrives_exactly_once(
 async def test_a_live_only_subscription_misses_nothing_committed_while_it_starts(
     api: Api, parties: Parties, subscribe: Subscribe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Omitted afterSequence: the starting point is read after joining the hub, so an event
+    """Omitted afterSequence: the starting point is read after joining the fan-out, so an event
     that commits right after that read is still delivered."""
     contract = await active(api, parties)
     pending: list[Awaitable[None]] = [bonus(api, parties, contract["id"])]
@@ -440,7 +437,7 @@ async def test_a_hidden_contract_ends_with_one_not_found(
         assert contract["title"] not in str(error)
         with pytest.raises(StopAsyncIteration):
             await take(results)
-    assert runtime.bus.hub.subscriber_count == 0
+    assert runtime.bus.fanout.subscriber_count == 0
 
 
 @pytest.mark.parametrize(
@@ -501,7 +498,7 @@ async def test_an_unexpected_failure_is_masked_as_internal(
     assert error["extensions"] == {"code": "INTERNAL"}, error
     assert "SELECT" not in str(error) and "relation" not in str(error)
     assert "SELECT secret" in caplog.text  # logged for the operators
-    assert runtime.bus.hub.subscriber_count == 0
+    assert runtime.bus.fanout.subscriber_count == 0
 
 
 # --- contractEvents: fresh data and slow consumers -------------------------------------------
@@ -542,13 +539,15 @@ async def test_a_consumer_too_slow_for_its_queue_ends_with_resync_required(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # given a live subscriber with a queue of 4 that has taken one event
-    monkeypatch.setattr(hub_module, "QUEUE_SIZE", 4)
+    monkeypatch.setattr(fanout, "QUEUE_SIZE", 4)
     contract = await active(api, parties)
     results = await open_subscription(
         runtime, parties.client.token, CONTRACT_EVENTS, {"id": contract["id"]}
     )
     first = asyncio.ensure_future(take(results))
-    await until(lambda: runtime.bus.hub.subscriber_count == 1, "the subscriber is on the hub")
+    await until(
+        lambda: runtime.bus.fanout.subscriber_count == 1, "the subscriber is on the fan-out"
+    )
     await fund(api, parties, milestone_ids(contract)[0])
     assert data(await first, "contractEvents")["sequence"] == 3
 
@@ -561,7 +560,7 @@ async def test_a_consumer_too_slow_for_its_queue_ends_with_resync_required(
     assert error["extensions"] == {"code": "RESYNC_REQUIRED", "lastSequence": 3}
     with pytest.raises(StopAsyncIteration):
         await take(results)
-    assert runtime.bus.hub.subscriber_count == 0
+    assert runtime.bus.fanout.subscriber_count == 0
 
     # and subscribing again after the last sequence received gets exactly the missed events
     again = await open_subscription(
@@ -577,7 +576,7 @@ async def test_a_consumer_too_slow_for_its_queue_ends_with_resync_required(
 async def test_a_queue_that_never_fills_never_asks_for_a_resync(
     api: Api, parties: Parties, subscribe: Subscribe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub_module, "QUEUE_SIZE", 4)
+    monkeypatch.setattr(fanout, "QUEUE_SIZE", 4)
     contract = await active(api, parties)
     stream = await subscribe.contract_events(parties.client.token, contract["id"], None)
 
@@ -588,7 +587,7 @@ async def test_a_queue_that_never_fills_never_asks_for_a_resync(
     assert sequences(await stream.take(10)) == list(range(3, 13))
 
 
-async def test_a_hub_resync_after_lost_notices_delivers_what_was_missed(
+async def test_a_fanout_resync_after_lost_notices_delivers_what_was_missed(
     api: Api,
     parties: Parties,
     runtime: Runtime,
@@ -597,7 +596,7 @@ async def test_a_hub_resync_after_lost_notices_delivers_what_was_missed(
 ) -> None:
     """What PostgresBus does after its LISTEN connection came back: notices sent meanwhile are
     lost, and `resync_all` makes every subscriber read again."""
-    # given subscribers, and notices that stop reaching the hub
+    # given subscribers, and notices that stop reaching the fan-out
     contract = await active(api, parties)
     first = milestone_ids(contract)[0]
     events = await subscribe.contract_events(parties.client.token, contract["id"], None)
@@ -608,7 +607,7 @@ async def test_a_hub_resync_after_lost_notices_delivers_what_was_missed(
     await fund(api, parties, first)
     await bonus(api, parties, contract["id"])
     await events.quiet()
-    runtime.bus.hub.resync_all()
+    runtime.bus.fanout.resync_all()
 
     # then
     assert sequences(await events.take(2)) == [3, 4]
@@ -742,13 +741,15 @@ async def test_milestone_updated_too_slow_ends_with_resync_required(
     runtime: Runtime,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(hub_module, "QUEUE_SIZE", 2)
+    monkeypatch.setattr(fanout, "QUEUE_SIZE", 2)
     contract = await active(api, parties)
     results = await open_subscription(
         runtime, parties.client.token, MILESTONE_UPDATED, {"id": contract["id"]}
     )
     first = asyncio.ensure_future(take(results))
-    await until(lambda: runtime.bus.hub.subscriber_count == 1, "the subscriber is on the hub")
+    await until(
+        lambda: runtime.bus.fanout.subscriber_count == 1, "the subscriber is on the fan-out"
+    )
     await fund(api, parties, milestone_ids(contract)[0])
     assert data(await first, "milestoneUpdated")["status"] == "FUNDED"
 
@@ -804,13 +805,15 @@ async def test_a_subscriber_behind_what_the_feed_keeps_reads_for_itself(
 ) -> None:
     # given a feed that keeps 2 rows (trimmed beyond 4), a reader at the head, and one that
     # took event 3 and then stopped reading
-    monkeypatch.setattr(feed_module, "KEEP", 2)
+    monkeypatch.setattr(fanout, "KEEP", 2)
     contract = await active(api, parties)
     results = await open_subscription(
         runtime, parties.client.token, CONTRACT_EVENTS, {"id": contract["id"]}
     )
     first = asyncio.ensure_future(take(results))
-    await until(lambda: runtime.bus.hub.subscriber_count == 1, "the subscriber is on the hub")
+    await until(
+        lambda: runtime.bus.fanout.subscriber_count == 1, "the subscriber is on the fan-out"
+    )
     head = await subscribe.contract_events(parties.freelancer.token, contract["id"], None)
     await bonus(api, parties, contract["id"])
     assert data(await first, "contractEvents")["sequence"] == 3
@@ -829,84 +832,22 @@ async def test_a_subscriber_behind_what_the_feed_keeps_reads_for_itself(
     assert behind == list(range(4, 14))
 
 
-@dataclass(frozen=True)
-class Row:
-    sequence: int
-
-
-def numbers(rows: list[Row] | None) -> list[int]:
-    assert rows is not None
-    return [row.sequence for row in rows]
-
-
-async def test_a_feed_read_in_flight_when_a_notice_comes_does_not_count_for_it() -> None:
-    """The race the feed must not lose: a read whose query ran before a commit cannot deliver
-    that commit, so a subscriber woken by its notice waits for a read started afterwards."""
-    stored = [Row(1), Row(2)]
-    queries: list[int] = []
-    answer = asyncio.Event()
-
-    async def fetch(contract_id: int, after: int, limit: int) -> list[Row]:
-        rows = [row for row in stored if row.sequence > after][:limit]  # the query runs now
-        queries.append(after)
-        await answer.wait()  # and its rows come back later
-        return rows
-
-    feed = Feed(7, fetch)
-    feed.notify()
-    first = asyncio.create_task(feed.after(0))
-    await until(lambda: len(queries) == 1, "the first read ran its query")
-
-    stored.append(Row(3))  # a commit, and its notice, while that read is in flight
-    feed.notify()
-    second = asyncio.create_task(feed.after(2))
-    answer.set()
-
-    assert numbers(await first) == [1, 2]
-    assert numbers(await second) == [3]
-    assert queries == [0, 2]
-    # without a newer notice, nothing is read again
-    assert await feed.after(3) == []
-    assert queries == [0, 2]
-
-
-async def test_a_feed_read_survives_the_subscriber_that_started_it_going_away() -> None:
-    answer = asyncio.Event()
-
-    async def fetch(contract_id: int, after: int, limit: int) -> list[Row]:
-        await answer.wait()
-        return [Row(after + 1)]
-
-    feed = Feed(7, fetch)
-    feed.notify()
-    starter = asyncio.create_task(feed.after(0))
-    await asyncio.sleep(0.01)
-    waiter = asyncio.create_task(feed.after(0))
-    await asyncio.sleep(0.01)
-    starter.cancel()
-    answer.set()
-
-    assert numbers(await waiter) == [1]
-    with pytest.raises(asyncio.CancelledError):
-        await starter
-
-
 async def test_feeds_come_and_go_with_their_subscribers(
     api: Api, parties: Parties, runtime: Runtime, subscribe: Subscribe
 ) -> None:
     contract = await active(api, parties)
-    hub = runtime.bus.hub
+    fan = runtime.bus.fanout
     streams = [
         await subscribe.contract_events(parties.client.token, contract["id"], 0) for _ in range(2)
     ]
-    assert len(hub.feeds) == 1
+    assert fan.feed_count == 1
 
     for stream in streams:
         await stream.close()
     subscribe.streams.clear()
 
-    assert len(hub.feeds) == 0
-    assert hub.subscriber_count == 0
+    assert fan.feed_count == 0
+    assert fan.subscriber_count == 0
 
 
 async def test_nested_fields_of_a_live_event_are_read_once_for_all_subscribers(

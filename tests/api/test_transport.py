@@ -4,7 +4,6 @@ request, the health and metrics endpoints, and no stack trace or SQL in any erro
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -22,13 +21,6 @@ from tests.api.people import Parties
 from tests.api.scenarios import funded, milestone_ids
 
 POLICY_QUERY = "{ policy { maxMilestonesPerContract minimumMilestoneAmount { amount } } }"
-
-
-@pytest.fixture
-async def http(api: Api) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=api.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -18,18 +18,13 @@ from typing import Any
 import pytest
 
 from app.domain.changes import ChangeDraft
-from app.domain.contract import (
-    Action,
-    Actor,
-    Contract,
-    ContractStatus,
-    MilestoneDraft,
-    MilestoneStatus,
-)
+from app.domain.contract import Contract
 from app.domain.errors import DomainError
 from app.domain.events import Event
 from app.domain.ledger import Account, Entry, EntryKind, balances
+from app.domain.milestones import MilestoneDraft, MilestoneStatus
 from app.domain.money import format_amount
+from app.domain.permissions import Action, Actor, ContractStatus
 from app.domain.policy import Policy
 from app.domain.requests import ChangeAction
 

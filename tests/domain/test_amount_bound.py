@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from app.domain.changes import ChangeDraft
-from app.domain.contract import Contract, MilestoneDraft
+from app.domain.contract import Contract
 from app.domain.errors import DomainError, ErrorCode
+from app.domain.milestones import MilestoneDraft
 from app.domain.policy import Policy
 from app.domain.requests import ChangeAction
 from tests.domain.builders import CLIENT, FREELANCER, NOW, active, fund, pay_bonus, refused

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from app.domain.changes import ChangeDraft
-from app.domain.contract import Contract, MilestoneStatus
+from app.domain.contract import Contract
 from app.domain.errors import ErrorCode
 from app.domain.events import EventType
+from app.domain.milestones import MilestoneStatus
 from app.domain.requests import ChangeAction, ChangeRequestStatus
 from tests.domain.builders import (
     CLIENT,
@@ -94,7 +97,7 @@ def test_an_active_milestone_cannot_be_edited_moved_or_deleted() -> None:
         ChangeDraft(MOVE, milestone_id=1, position=2),
         ChangeDraft(DELETE, milestone_id=1),
     ):
-        error = refused(contract, lambda c=change: contract.propose_changes(CLIENT, [c], None))
+        error = refused(contract, partial(contract.propose_changes, CLIENT, [change], None))
         assert error.code is ErrorCode.MILESTONE_NOT_EDITABLE
 
 
@@ -108,7 +111,7 @@ def test_nothing_may_be_placed_at_or_before_an_active_or_finished_milestone() ->
             ChangeDraft(ADD, title="Early", amount="10.00", position=position),
             ChangeDraft(MOVE, milestone_id=3, position=position),
         ):
-            error = refused(contract, lambda c=change: contract.propose_changes(CLIENT, [c], None))
+            error = refused(contract, partial(contract.propose_changes, CLIENT, [change], None))
             assert error.code is ErrorCode.MILESTONE_NOT_EDITABLE
 
 
@@ -146,7 +149,8 @@ def test_funding_a_milestone_a_pending_request_touches_makes_it_stale() -> None:
     assert error.code is ErrorCode.STALE_CHANGE_REQUEST
     assert contract.change_requests[0].status is ChangeRequestStatus.PENDING
     step(contract, lambda: contract.withdraw_change_request(CLIENT, request))
-    assert contract.change_requests[0].status is ChangeRequestStatus.WITHDRAWN
+    withdrawn = contract.change_requests[0]
+    assert withdrawn.status is ChangeRequestStatus.WITHDRAWN
 
 
 def test_a_declined_request_applies_nothing_and_cannot_be_answered_again() -> None:

@@ -3,8 +3,11 @@ once), then state; among state errors ANOTHER_MILESTONE_ACTIVE before MILESTONE_
 
 from __future__ import annotations
 
-from app.domain.contract import ContractStatus, MilestoneStatus
+from functools import partial
+
 from app.domain.errors import ErrorCode
+from app.domain.milestones import MilestoneStatus
+from app.domain.permissions import ContractStatus
 from tests.domain.builders import (
     CLIENT,
     FREELANCER,
@@ -101,7 +104,7 @@ def test_cannot_fund_a_milestone_while_another_is_active() -> None:
     # Milestone 3 is also out of order (2 comes first): ANOTHER_MILESTONE_ACTIVE wins.
     contract = with_first_milestone(MilestoneStatus.FUNDED)
     for later in (2, 3):
-        error = refused(contract, lambda later=later: contract.fund(CLIENT, later))
+        error = refused(contract, partial(contract.fund, CLIENT, later))
         assert (error.code, error.problems[0].field) == (
             ErrorCode.ANOTHER_MILESTONE_ACTIVE,
             ("milestoneId",),

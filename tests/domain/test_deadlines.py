@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.domain.contract import MilestoneStatus
 from app.domain.events import EventType
+from app.domain.milestones import MilestoneStatus
 from tests.domain.builders import (
     CLIENT,
     FREELANCER,

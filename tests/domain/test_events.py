@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.domain.contract import MilestoneStatus
 from app.domain.events import EventType
+from app.domain.milestones import MilestoneStatus
 from tests.domain.builders import (
     ADMIN,
     CLIENT,

@@ -15,10 +15,11 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.domain.contract import Actor, Contract, ContractStatus
+from app.domain.contract import Contract
 from app.domain.errors import DomainError
 from app.domain.ledger import Account, EntryKind, balances
 from app.domain.money import format_amount
+from app.domain.permissions import Actor, ContractStatus
 from tests.domain.builders import (
     ADMIN,
     CLIENT,

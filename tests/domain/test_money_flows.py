@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.contract import Actor, ContractStatus, MilestoneStatus
 from app.domain.errors import ErrorCode
 from app.domain.events import EventType
 from app.domain.ledger import Account, EntryKind, balances
+from app.domain.milestones import MilestoneStatus
+from app.domain.permissions import Actor, ContractStatus
 from tests.domain.builders import (
     ADMIN,
     CLIENT,

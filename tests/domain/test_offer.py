@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from app.domain.contract import Contract, ContractStatus, MilestoneDraft, MilestoneStatus
+from app.domain.contract import Contract
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.events import EventType
+from app.domain.milestones import MilestoneDraft, MilestoneStatus
 from app.domain.money import CURRENCIES
+from app.domain.permissions import ContractStatus
 from app.domain.policy import Policy
 from tests.domain.builders import CLIENT, FREELANCER, NOW, offered
 

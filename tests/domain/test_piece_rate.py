@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.contract import Contract, MilestoneStatus
+from app.domain.contract import Contract
 from app.domain.errors import ErrorCode
+from app.domain.milestones import MilestoneStatus
 from tests.domain.builders import (
     CLIENT,
     FREELANCER,

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import product
 
 import pytest
 
-from app.domain.contract import (
+from app.domain.contract import Contract
+from app.domain.errors import ErrorCode
+from app.domain.milestones import MilestoneStatus
+from app.domain.permissions import (
     PERMISSIONS,
     TRANSITIONS,
     Action,
     Actor,
-    Contract,
     ContractStatus,
-    MilestoneStatus,
     Role,
+    contract_target,
+    milestone_target,
+    unfunded_target,
 )
-from app.domain.errors import ErrorCode
 from tests.domain.builders import (
     ADMIN,
     CLIENT,
@@ -102,6 +106,22 @@ def test_the_transition_table_covers_the_milestone_actions() -> None:
 @pytest.mark.parametrize("action", list(EXPECTED_TRANSITIONS), ids=_id)
 def test_the_transition_table_is_the_one_the_product_contract_describes(action: Action) -> None:
     assert set(TRANSITIONS[action]) == EXPECTED_TRANSITIONS[action]
+
+
+def test_the_rules_table_names_the_status_each_action_leads_to() -> None:
+    # The one place the target statuses are written: the actions read them from it.
+    for action, status in STATUS_AFTER.items():
+        assert milestone_target(action, in_full=action is not Action.COMPLETE) is status
+    assert milestone_target(Action.RELEASE, in_full=False) is _M.FUNDED  # piece-rate units left
+    assert milestone_target(Action.COMPLETE) is _M.RELEASED  # some units were paid
+    for splitting in (Action.DECLINE, Action.END, Action.ANSWER_REFUND, Action.RESOLVE_DISPUTE):
+        assert milestone_target(splitting) is _M.RELEASED
+        assert milestone_target(splitting, in_full=False) is _M.REFUNDED
+    for closing in (Action.DECLINE, Action.END):
+        assert unfunded_target(closing) is _M.CANCELLED
+    assert contract_target(Action.ACCEPT) is ContractStatus.ACTIVE
+    assert contract_target(Action.DECLINE) is ContractStatus.DECLINED
+    assert contract_target(Action.END) is ContractStatus.ENDED
 
 
 def test_only_a_working_milestone_is_completed() -> None:
@@ -263,7 +283,7 @@ CONTRACT_OUTCOMES: dict[str, tuple[ContractStatus | ErrorCode, ...]] = {
     "client pays a bonus": (_E.INVALID_STATE, _S.ACTIVE, _E.INVALID_STATE, _E.INVALID_STATE),
     "client proposes changes": (_E.INVALID_STATE, _S.ACTIVE, _E.INVALID_STATE, _E.INVALID_STATE),
 }
-CONTRACT_ACTIONS = {
+CONTRACT_ACTIONS: dict[str, Callable[[Contract], object]] = {
     "freelancer accepts": lambda c: c.accept(FREELANCER),
     "freelancer declines": lambda c: c.decline(FREELANCER, None),
     "client ends": lambda c: c.end(CLIENT, None),

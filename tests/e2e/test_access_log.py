@@ -17,7 +17,7 @@ from websockets.typing import Subprotocol
 from tests.e2e.conftest import _server_env
 from tests.e2e.servers import TRANSPORT_WS, Server, running, start_server
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_database("sqlite")]
 
 SECRET = "hunter2-in-the-query"
 LOGIN_BY_GET = (

@@ -21,7 +21,7 @@ import pytest
 
 from tests.e2e.conftest import _free_port, _seed, _server_env, _stop, _wait_healthy
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_database("sqlite")]
 
 WINDOW = 2.0
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ from tests.e2e.servers import (
     start_server,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_database("postgres")]
 
 CLIENTS = 8
 MILESTONES = ("100.00", "50.00", "25.00")
@@ -296,8 +297,11 @@ async def test_terminated_pool_connections_mid_mutation_leave_nothing_half_writt
         payers = [asyncio.create_task(pay(n, c)) for n, c in enumerate(contract_ids)]
         # when the pool's connections are terminated again and again while they pay
         terminated = 0
+        def paid_at_least(count: int) -> bool:
+            return len(paid) >= count
+
         for round_ in range(5):
-            await until(lambda r=round_: len(paid) >= 8 * (r + 1), payers)
+            await until(partial(paid_at_least, 8 * (round_ + 1)), payers)
             terminated += await _terminate_pool(shared_db, server)
         # then the next requests succeed
         done = len(paid)

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, Request, WebSocket, expect, sync_
 
 from tests.e2e.conftest import LiveServer
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_database("sqlite")]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

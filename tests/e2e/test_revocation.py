@@ -30,7 +30,7 @@ from tests.e2e.servers import (
     wait_ready,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_database("postgres")]
 
 CREATE_API_TOKEN = """
 mutation($name: String!) {

@@ -22,7 +22,7 @@ from tests.e2e.servers import (
     start_server,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_database("postgres")]
 
 WINDOW = 2.0
 SUBMIT = """

@@ -50,7 +50,10 @@ from tests.e2e.servers import (
     wait_ready,
 )
 
-pytestmark = pytest.mark.e2e
+# The `demo` tests run on a SQLite server of their own, the `pair` tests on a PostgreSQL
+# database of their own.
+pytestmark = [pytest.mark.e2e, pytest.mark.own_database("sqlite")]
+ON_POSTGRES = pytest.mark.own_database("postgres")
 
 ALLOWED_ORIGIN = "https://app.example.com"
 PASSWORD = "correct horse battery"
@@ -299,6 +302,7 @@ async def pair(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pair]:
         await admin.close()
 
 
+@ON_POSTGRES
 async def test_a_subscriber_on_one_process_sees_mutations_made_on_another(pair: Pair) -> None:
     async with http(pair.b) as on_b:
         contract = await active_contract(on_b, pair.client_token, pair.freelancer_token)
@@ -321,6 +325,7 @@ async def test_a_subscriber_on_one_process_sees_mutations_made_on_another(pair: 
             await subscription.quiet(0.3)
 
 
+@ON_POSTGRES
 async def test_a_lost_listen_connection_loses_no_event_and_repeats_none(pair: Pair) -> None:
     # given a subscriber on A, and B committing an event every 20 ms
     commits = 60
@@ -354,6 +359,7 @@ async def test_a_lost_listen_connection_loses_no_event_and_repeats_none(pair: Pa
     assert "LISTEN connection lost" in pair.a.log.read_text()
 
 
+@ON_POSTGRES
 async def test_events_committed_while_a_process_is_deaf_arrive_when_it_listens_again(
     pair: Pair,
 ) -> None:
@@ -369,8 +375,9 @@ async def test_events_committed_while_a_process_is_deaf_arrive_when_it_listens_a
             # given A without a LISTEN connection, unable to open a new one for now
             await pair.admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
             try:
+                refusals = _log_count(pair.a, LISTEN_REFUSED)
                 killed = await pair.kill_listener(pair.a)
-                await asyncio.sleep(0.3)
+                await _until_logged(pair.a, LISTEN_REFUSED, refusals + 1)  # A knows it is deaf
                 # when B commits three events meanwhile (on its pool's open connection)
                 for _ in range(3):
                     await pay_bonus(on_b, pair.client_token, contract.id)
@@ -384,6 +391,22 @@ async def test_events_committed_while_a_process_is_deaf_arrive_when_it_listens_a
             await subscription.quiet(0.3)
 
 
+LISTEN_REFUSED = "LISTEN connection failed"  # what the bus logs when it cannot reconnect
+
+
+def _log_count(server: Server, line: str) -> int:
+    return server.log.read_text(errors="replace").count(line)
+
+
+async def _until_logged(server: Server, line: str, count: int) -> None:
+    """Until the server has logged `line` `count` times (what it says once it has acted)."""
+    for _ in range(100):
+        if _log_count(server, line) >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{server.name} did not log {line!r} {count} times")
+
+
 async def _until_listening_again(pair: Pair, server: Server, old: int) -> None:
     for _ in range(100):
         pids = await pair.listener_backends(server)
@@ -393,6 +416,7 @@ async def _until_listening_again(pair: Pair, server: Server, old: int) -> None:
     raise AssertionError(f"{server.name} did not LISTEN again")
 
 
+@ON_POSTGRES
 async def test_reconnecting_after_the_last_sequence_seen_gets_exactly_the_missed_events(
     pair: Pair,
 ) -> None:

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from app.events.bus import CHANNEL, PostgresBus
-from app.events.hub import Notice
+from app.events.fanout import Notice
 from app.settings import asyncpg_dsn
 from tests.conftest import is_postgres
 
@@ -31,15 +31,15 @@ async def test_a_malformed_notice_is_dropped_with_one_warning_and_valid_ones_sti
     await bus.start()
     sender = await asyncpg.connect(asyncpg_dsn(db_url))
     try:
-        with bus.hub.subscribe(contract_id=7) as subscriber, caplog.at_level(logging.INFO):
+        with bus.fanout.subscribe(contract_id=7) as mailbox, caplog.at_level(logging.INFO):
             # when garbage is sent on the channel between two valid notices
             await sender.execute("SELECT pg_notify($1, $2)", CHANNEL, Notice(7, 1).encode())
             for payload in GARBAGE:
                 await sender.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
             await sender.execute("SELECT pg_notify($1, $2)", CHANNEL, Notice(7, 2).encode())
             # then both valid notices arrive, in order
-            first = await asyncio.wait_for(subscriber.queue.get(), 5)
-            second = await asyncio.wait_for(subscriber.queue.get(), 5)
+            first = await asyncio.wait_for(anext(mailbox), 5)
+            second = await asyncio.wait_for(anext(mailbox), 5)
             assert (first.sequence, second.sequence) == (1, 2)
     finally:
         await sender.close()

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.db import models
-from app.domain.contract import ContractStatus
 from app.domain.events import EventType
 from app.domain.ledger import FEE_KINDS, ROUTES, Account, EntryKind
 from app.domain.milestones import ACTIVE_STATUSES, MilestoneStatus
 from app.domain.money import fee
+from app.domain.permissions import ContractStatus
 from app.domain.policy import Policy
 from app.domain.requests import ChangeRequestStatus, DisputeStatus, RefundStatus
 
@@ -370,7 +370,7 @@ async def snapshot() -> Snapshot:
             for row in entries
         ),
         events=tuple(EventRow(*row) for row in events),
-        idempotency_keys=frozenset(tuple(row) for row in keys),  # type: ignore[misc]
+        idempotency_keys=frozenset(tuple(row) for row in keys),
         refunds={
             row[0]: RefundRow(
                 id=row[0],

@@ -1,25 +1,18 @@
-"""Fixtures of the service tests: fast password hashing, and a contract's three people."""
+"""Fixtures of the service tests: a contract's three people, the usual deal, and the books
+checked after each test of a module that asks for it (`pytestmark = usefixtures(...)`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from functools import cache
 
 import pytest
 
-from app.auth import passwords
-from app.services import accounts
 from app.services.runtime import Runtime
+from tests.services.flows import Deal, books_ok
 from tests.support import Person, make_person
 
-
-@pytest.fixture(scope="session", autouse=True)
-def fast_password_hashing() -> Iterator[None]:
-    """Hash each password once per session (argon2 costs ~0.1 s); the hashes stay real."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(accounts, "hash_password", cache(passwords.hash_password))
-        yield
+M1 = 0  # the first milestone of `deal`
 
 
 @dataclass(frozen=True)
@@ -36,3 +29,20 @@ async def people(db: None, runtime: Runtime) -> People:
         freelancer=await make_person(runtime, "Frank Freelancer"),
         outsider=await make_person(runtime, "Olga Outsider"),
     )
+
+
+@pytest.fixture
+async def deal(runtime: Runtime, people: People) -> Deal:
+    """An active contract (100.00, then 50.00) whose first milestone is funded."""
+    deal = await Deal.active(runtime, people.client.actor, people.freelancer.actor)
+    await deal.fund(M1)
+    return deal
+
+
+@pytest.fixture
+async def books_stay_right(db: None, runtime: Runtime) -> AsyncIterator[None]:
+    """The ledger invariants of tests/services/books.py, checked after the test (a piece-rate
+    milestone completed before any payment is CANCELLED with escrow that was funded,
+    API.md §6.35, and books.py knows it)."""
+    yield
+    await books_ok(runtime)

@@ -17,10 +17,10 @@ import pytest
 
 from app.db import models
 from app.domain.changes import ChangeDraft
-from app.domain.contract import Actor
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.milestones import MilestoneDraft
 from app.domain.money import parse_amount
+from app.domain.permissions import Actor
 from app.domain.requests import ChangeAction
 from app.services import contracts, requests
 from app.services.runtime import Runtime

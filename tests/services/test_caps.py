@@ -7,33 +7,19 @@ and changes nothing. The cap is checked on the aggregate as loaded: no extra sta
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 
 import pytest
 
 from app.db import models
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.requests import MAX_CHANGE_REQUESTS, MAX_REFUND_REQUESTS
-from app.services.runtime import Runtime
-from tests.services.conftest import People
-from tests.services.flows import Deal, add, books_ok, events_of
+from tests.services.flows import Deal, add, events_of
 from tests.services.test_query_counts import counting_statements
 
+pytestmark = pytest.mark.usefixtures("books_stay_right")
+
 M1, M2 = 0, 1
-
-
-@pytest.fixture(autouse=True)
-async def books_stay_right(db: None, runtime: Runtime) -> AsyncIterator[None]:
-    yield
-    await books_ok(runtime)
-
-
-@pytest.fixture
-async def deal(runtime: Runtime, people: People) -> Deal:
-    """An active contract (100.00, then 50.00) whose first milestone is funded."""
-    deal = await Deal.active(runtime, people.client.actor, people.freelancer.actor)
-    await deal.fund(M1)
-    return deal
 
 
 async def refused_with(step: Awaitable[object]) -> DomainError:

@@ -8,7 +8,6 @@ re-validated), declined by the other, or withdrawn by the proposer.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
@@ -23,7 +22,6 @@ from tests.services.conftest import People
 from tests.services.flows import (
     Deal,
     add,
-    books_ok,
     delete,
     fixed,
     move,
@@ -34,14 +32,10 @@ from tests.services.flows import (
 )
 from tests.support import FrozenClock
 
+pytestmark = pytest.mark.usefixtures("books_stay_right")
+
 A, B, C = 0, 1, 2
 NOT_EDITABLE = ErrorCode.MILESTONE_NOT_EDITABLE
-
-
-@pytest.fixture(autouse=True)
-async def books_stay_right(db: None, runtime: Runtime) -> AsyncIterator[None]:
-    yield
-    await books_ok(runtime)
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ import asyncpg
 import pytest
 
 from app.db import models
-from app.domain.contract import Actor
 from app.domain.ledger import EntryKind
 from app.domain.milestones import MilestoneDraft
+from app.domain.permissions import Actor
 from app.graphql.ids import encode_id
 from app.services import contracts as services
 from app.services.runtime import Runtime
@@ -101,9 +101,10 @@ def codes(payload: dict[str, Any]) -> list[str]:
 
 
 async def entries(kind: EntryKind, milestone_id: int) -> list[int]:
-    return await models.LedgerEntry.filter(kind=kind, milestone_id=milestone_id).values_list(
-        "amount", flat=True
+    rows = await models.LedgerEntry.filter(kind=kind, milestone_id=milestone_id).values_list(
+        "amount"
     )
+    return [amount for (amount,) in rows]
 
 
 async def books_balance(runtime: Runtime) -> None:

@@ -8,7 +8,7 @@ once, each deadline fires exactly once (on PostgreSQL the contract row lock guar
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from datetime import timedelta
 
 import pytest
@@ -18,26 +18,14 @@ from app.domain.errors import DomainError, ErrorCode
 from app.services.deadlines import run_due
 from app.services.runtime import Runtime
 from tests.services.conftest import People
-from tests.services.flows import Deal, books_ok, fixed, ledger, refused
+from tests.services.flows import Deal, fixed, ledger, refused
 from tests.support import FrozenClock
+
+pytestmark = pytest.mark.usefixtures("books_stay_right")
 
 DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
 M1, M2 = 0, 1
-
-
-@pytest.fixture(autouse=True)
-async def books_stay_right(db: None, runtime: Runtime) -> AsyncIterator[None]:
-    yield
-    await books_ok(runtime)
-
-
-@pytest.fixture
-async def deal(runtime: Runtime, people: People) -> Deal:
-    """An active contract (100.00, then 50.00) whose first milestone is funded."""
-    deal = await Deal.active(runtime, people.client.actor, people.freelancer.actor)
-    await deal.fund(M1)
-    return deal
 
 
 async def test_unreviewed_work_is_released_when_the_window_ends(

@@ -6,44 +6,32 @@ withdraw it; an admin resolves it by splitting the remaining escrow.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
 
 from app.db import models
-from app.domain.contract import Actor
 from app.domain.errors import ErrorCode
 from app.domain.money import fee, parse_amount
+from app.domain.permissions import Actor
 from app.services import requests
 from app.services.deadlines import run_due
 from app.services.runtime import Runtime
 from app.services.unit import Outcome
 from tests.services.conftest import People
-from tests.services.flows import Deal, Problem, books_ok, ledger, piece, refused
+from tests.services.flows import Deal, Problem, ledger, piece, refused
 from tests.support import FrozenClock, make_person
+
+pytestmark = pytest.mark.usefixtures("books_stay_right")
 
 DAY = timedelta(days=1)
 M1, M2 = 0, 1
 
 
-@pytest.fixture(autouse=True)
-async def books_stay_right(db: None, runtime: Runtime) -> AsyncIterator[None]:
-    yield
-    await books_ok(runtime)
-
-
 @pytest.fixture
 async def admin(people: People, runtime: Runtime) -> Actor:
     return (await make_person(runtime, "Ada Admin", admin=True)).actor
-
-
-@pytest.fixture
-async def deal(runtime: Runtime, people: People) -> Deal:
-    """An active contract (100.00, then 50.00) whose first milestone is funded."""
-    deal = await Deal.active(runtime, people.client.actor, people.freelancer.actor)
-    await deal.fund(M1)
-    return deal
 
 
 def resolve(

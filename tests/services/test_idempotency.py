@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 
 from app.db import models
-from app.domain.contract import Actor
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ledger import EntryKind
 from app.domain.milestones import MilestoneDraft
+from app.domain.permissions import Actor
 from app.services import contracts as services
 from app.services import deadlines, requests
 from app.services.runtime import Runtime
@@ -65,7 +65,7 @@ async def rows() -> tuple[int, ...]:
         await models.ContractEvent.all().count(),
         await models.Submission.all().count(),
         await models.IdempotencyKey.all().count(),
-        sum(await models.Contract.all().values_list("version", flat=True)),
+        sum(version for (version,) in await models.Contract.all().values_list("version")),
     )
 
 

@@ -61,12 +61,12 @@ from tortoise.contrib.test import truncate_all_models
 
 from app.db import models
 from app.domain.changes import ChangeDraft
-from app.domain.contract import Actor, ContractStatus
 from app.domain.errors import DomainError, ErrorCode, Problem
 from app.domain.events import EventType
 from app.domain.ledger import EntryKind
 from app.domain.milestones import MilestoneDraft, MilestoneStatus
 from app.domain.money import format_amount, parse_amount
+from app.domain.permissions import Actor, ContractStatus
 from app.domain.policy import Policy
 from app.domain.requests import ChangeAction, ChangeRequestStatus, DisputeStatus, RefundStatus
 from app.services import contracts as services
@@ -361,7 +361,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def first_contract(self, specs: list[Spec]) -> object:
         """An active contract with its first milestone funded: where most rules have work."""
         contract = self.create((0, 1), specs, then_accept=True)
-        self.fund(contract, "client", "current", None)  # type: ignore[arg-type]
+        self.fund(contract, "client", "current", None)
         return contract
 
     @initialize(target=contracts, specs=st.lists(valid_specs, min_size=1, max_size=4))
@@ -1458,8 +1458,12 @@ async def session_loop(db: None) -> asyncio.AbstractEventLoop:
 
 
 def test_books_stay_balanced_whatever_the_steps(session_loop: asyncio.AbstractEventLoop) -> None:
+    class MachineOnTheSessionLoop(LedgerMachine):
+        def __init__(self) -> None:
+            super().__init__(session_loop)
+
     run_state_machine_as_test(
-        lambda: LedgerMachine(session_loop),
+        MachineOnTheSessionLoop,
         settings=settings(
             max_examples=25,
             stateful_step_count=50,

@@ -8,7 +8,6 @@ client may complete it early, and what was not paid becomes available escrow.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -20,8 +19,10 @@ from app.services import contracts
 from app.services.deadlines import run_due
 from app.services.runtime import Runtime
 from tests.services.conftest import People
-from tests.services.flows import Deal, books_ok, fixed, ledger, piece, refused
+from tests.services.flows import Deal, fixed, ledger, piece, refused
 from tests.support import FrozenClock
+
+pytestmark = pytest.mark.usefixtures("books_stay_right")
 
 DAY = timedelta(days=1)
 P, NEXT = 0, 1
@@ -39,15 +40,6 @@ async def deal(runtime: Runtime, people: People) -> Deal:
     )
     await deal.fund(P)
     return deal
-
-
-@pytest.fixture(autouse=True)
-async def books_stay_right(db: None, runtime: Runtime) -> AsyncIterator[None]:
-    """The ledger invariants of tests/services/books.py, checked after every test (a piece-rate
-    milestone completed before any payment is CANCELLED with escrow that was funded,
-    API.md §6.35, and books.py knows it)."""
-    yield
-    await books_ok(runtime)
 
 
 async def offer(runtime: Runtime, people: People, draft: MilestoneDraft) -> object:

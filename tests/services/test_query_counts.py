@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from app.db import models
-from app.domain.contract import Actor
 from app.domain.milestones import MilestoneDraft
+from app.domain.permissions import Actor
 from app.graphql.ids import encode_id
 from app.services import contracts as services
 from app.services.runtime import Runtime
@@ -89,7 +89,10 @@ class StatementCounter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if isinstance(record.msg, str) and record.msg.startswith(_CONNECTION_LINES):
             return
-        statement = record.args[0] if record.msg == "%s: %s" and record.args else record.msg
+        args = record.args
+        statement = record.msg
+        if record.msg == "%s: %s" and isinstance(args, tuple) and args:
+            statement = args[0]
         self.statements.append(str(statement))
 
 

@@ -6,7 +6,6 @@ approves or declines within the refund window, or the request counts as approved
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -16,25 +15,13 @@ from app.domain.errors import ErrorCode
 from app.services.deadlines import run_due
 from app.services.runtime import Runtime
 from tests.services.conftest import People
-from tests.services.flows import Deal, books_ok, cents, ledger, refused
+from tests.services.flows import Deal, cents, ledger, refused
 from tests.support import FrozenClock
+
+pytestmark = pytest.mark.usefixtures("books_stay_right")
 
 DAY = timedelta(days=1)
 M1, M2 = 0, 1
-
-
-@pytest.fixture(autouse=True)
-async def books_stay_right(db: None, runtime: Runtime) -> AsyncIterator[None]:
-    yield
-    await books_ok(runtime)
-
-
-@pytest.fixture
-async def deal(runtime: Runtime, people: People) -> Deal:
-    """An active contract (100.00, then 50.00) whose first milestone is funded."""
-    deal = await Deal.active(runtime, people.client.actor, people.freelancer.actor)
-    await deal.fund(M1)
-    return deal
 
 
 async def refund_row(refund_id: int) -> models.RefundRequest:

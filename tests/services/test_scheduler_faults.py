@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.db import models
-from app.services import deadlines
+from app.services import deadlines, unit
 from app.services.runtime import Runtime
 from tests.services.conftest import People
 from tests.services.flows import Deal
@@ -41,7 +41,7 @@ async def test_one_failing_contract_holds_back_neither_the_others_nor_the_purge(
     clock.advance(deadlines.IDEMPOTENCY_KEPT + timedelta(days=14))
     # and the first contract's unit of work raises
     bad = deals[0].id
-    real = deadlines.run_on_contract
+    real = unit.run_on_contract  # what app/services/deadlines.py calls
 
     async def failing_for_one(runtime: Runtime, actor: Any, contract_id: int, act: Any) -> Any:
         if contract_id == bad:

@@ -1,0 +1,115 @@
+"""What every object type builds on: the Node interface, Money, users, and reading plain fields.
+
+A plain field (one without a resolver) takes the value of the source's attribute of the same
+name, money from its cents and an enum from its text, so a column shown as is needs only its
+declaration on the type. Strawberry builds types from declarations, not from rows, hence
+`plain_values`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import strawberry
+from strawberry.types.base import StrawberryOptional, get_object_definition
+from strawberry.types.enum import StrawberryEnumDefinition
+from strawberry.types.private import is_private
+
+from app.db import models
+from app.domain.money import format_amount
+from app.graphql.context import Info
+from app.graphql.ids import encode_id
+from app.graphql.scalars import Decimal
+
+
+@strawberry.interface(description="An object with an opaque global id.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class Money:
+    amount: Decimal
+    currency: str
+
+    @classmethod
+    def of(cls, cents: int, currency: str) -> Money:
+        return cls(amount=Decimal(format_amount(cents)), currency=currency)
+
+
+Read = Callable[[Any, str], Any]  # (stored value, currency) -> field value
+
+
+def _same(value: Any, currency: str) -> Any:
+    return value
+
+
+def _reader(declared: Any) -> Read:
+    """How a plain field declared `declared` is read from a stored value that is not None."""
+    if isinstance(declared, StrawberryOptional):
+        declared = declared.of_type
+    if declared is Money:
+        return Money.of
+    if isinstance(declared, StrawberryEnumDefinition):
+        enum = declared.wrapped_cls
+        return lambda value, currency: enum(value)
+    return _same
+
+
+@cache
+def _plain_fields(cls: type) -> tuple[tuple[str, Read], ...]:
+    definition = get_object_definition(cls, strict=True)
+    return tuple(
+        (f.python_name, _reader(f.type))
+        for f in definition.fields
+        if f.base_resolver is None and not is_private(f.type) and f.python_name != "id"
+    )
+
+
+def plain_values(cls: type, source: object, currency: str, **given: Any) -> dict[str, Any]:
+    """`cls`'s plain fields read from `source`'s attributes, except those `given`."""
+    values = {
+        name: None if (value := getattr(source, name)) is None else read(value, currency)
+        for name, read in _plain_fields(cls)
+        if name not in given
+    }
+    return {**values, **given}
+
+
+@strawberry.type
+class User(Node):
+    name: str
+    _row: strawberry.Private[models.User]
+    _is_caller: strawberry.Private[bool] = False
+
+    @classmethod
+    def from_row(cls, row: models.User, *, is_caller: bool = False) -> User:
+        return cls(
+            id=strawberry.ID(encode_id("User", row.id)),
+            name=row.name,
+            _row=row,
+            _is_caller=is_caller,
+        )
+
+    async def _shown_to_caller(self, info: Info) -> bool:
+        if self._is_caller:
+            return True
+        principal = await info.context.principal()
+        return principal is not None and (principal.is_admin or principal.user_id == self._row.id)
+
+    @strawberry.field(description="Shown only to the user and to admins.")
+    async def email(self, info: Info) -> str | None:
+        return self._row.email if await self._shown_to_caller(info) else None
+
+    @strawberry.field(description="Shown only to the user and to admins; null for others.")
+    async def is_admin(self, info: Info) -> bool | None:
+        return self._row.is_admin if await self._shown_to_caller(info) else None
+
+
+async def load_user(info: Info, user_id: int | None) -> User | None:
+    if user_id is None:
+        return None
+    row = await info.context.loaders.user_by_id.load(user_id)
+    return User.from_row(row) if row is not None else None
