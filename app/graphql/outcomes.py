@@ -7,7 +7,8 @@ Each `NamePayload` type of the schema is a subclass of one of these, made by
 
 from __future__ import annotations
 
-from typing import Self
+from collections.abc import Callable
+from typing import Any, Self, TypeVar
 
 import strawberry
 
@@ -21,6 +22,8 @@ from app.graphql.queries import visible_contract, visible_milestone
 from app.graphql.types import ChangeRequest, Contract, Dispute, Milestone, RefundRequest
 from app.services.accounts import IssuedToken
 from app.services.unit import Outcome
+
+RequestT = TypeVar("RequestT")
 
 
 def outcome_errors(outcome: Outcome) -> list[UserError]:
@@ -84,6 +87,21 @@ class ChangeRequestPayload:
         )
 
 
+async def _milestone_and_request(
+    caller: Caller,
+    outcome: Outcome,
+    model: Any,
+    request_id: int | None,
+    build: Callable[[Any, str], RequestT],
+) -> tuple[Milestone | None, RequestT | None]:
+    """The milestone a refund or dispute use case touched and, if it is visible, the request."""
+    milestone = await visible_milestone(caller.info, caller.actor, outcome.milestone_id)
+    if milestone is None or request_id is None:
+        return milestone, None
+    row = await model.filter(id=request_id).first()
+    return milestone, build(row, milestone.amount.currency) if row else None
+
+
 @strawberry.type
 class RefundRequestPayload:
     """The shape of every refund payload."""
@@ -94,17 +112,10 @@ class RefundRequestPayload:
 
     @classmethod
     async def read(cls, caller: Caller, outcome: Outcome) -> Self:
-        milestone = await visible_milestone(caller.info, caller.actor, outcome.milestone_id)
-        row = None
-        if milestone is not None and outcome.refund_request_id is not None:
-            row = await models.RefundRequest.filter(id=outcome.refund_request_id).first()
-        return cls(
-            refund_request=RefundRequest.from_row(row, milestone.amount.currency)
-            if row and milestone
-            else None,
-            milestone=milestone,
-            user_errors=outcome_errors(outcome),
+        milestone, request = await _milestone_and_request(
+            caller, outcome, models.RefundRequest, outcome.refund_request_id, RefundRequest.from_row
         )
+        return cls(refund_request=request, milestone=milestone, user_errors=outcome_errors(outcome))
 
 
 @strawberry.type
@@ -117,15 +128,10 @@ class DisputePayload:
 
     @classmethod
     async def read(cls, caller: Caller, outcome: Outcome) -> Self:
-        milestone = await visible_milestone(caller.info, caller.actor, outcome.milestone_id)
-        row = None
-        if milestone is not None and outcome.dispute_id is not None:
-            row = await models.Dispute.filter(id=outcome.dispute_id).first()
-        return cls(
-            dispute=Dispute.from_row(row, milestone.amount.currency) if row and milestone else None,
-            milestone=milestone,
-            user_errors=outcome_errors(outcome),
+        milestone, dispute = await _milestone_and_request(
+            caller, outcome, models.Dispute, outcome.dispute_id, Dispute.from_row
         )
+        return cls(dispute=dispute, milestone=milestone, user_errors=outcome_errors(outcome))
 
 
 @strawberry.type
