@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from app.db import models
-from app.domain.milestones import MilestoneDraft
+from app.domain.commands import (
+    AcceptContract,
+    CreateContract,
+    DeclineContract,
+    FundMilestone,
+    NewMilestone,
+    PayBonus,
+    ReleaseMilestone,
+    SubmitMilestone,
+)
 from app.domain.permissions import Actor
 from app.graphql.ids import encode_id
 from app.services import accounts, contracts
@@ -15,66 +24,64 @@ FREELANCER = ("Frank Freelancer", "freelancer@example.com")
 ADMIN = ("Ada Admin", "admin@example.com")
 
 
-def _drafts(*amounts: str) -> list[MilestoneDraft]:
+def _milestones(*amounts: int) -> tuple[NewMilestone, ...]:
     names = ["Wireframes", "Design", "Build", "Launch"]
-    return [
-        MilestoneDraft(title=names[i % len(names)], description="", amount=amount)
+    return tuple(
+        NewMilestone(title=names[i % len(names)], description="", amount=amount)
         for i, amount in enumerate(amounts)
-    ]
+    )
 
 
 async def _contracts(runtime: Runtime, client: Actor, freelancer: Actor) -> None:
-    async def offer(title: str, *amounts: str) -> tuple[int, list[int]]:
-        outcome = await contracts.create_contract(
-            runtime,
-            client,
+    async def offer(title: str, *amounts: int) -> tuple[int, list[int]]:
+        command = CreateContract(
             freelancer_id=freelancer.user_id,
             title=title,
             description=f"Demo contract: {title.lower()}.",
             currency="USD",
-            milestones=_drafts(*amounts),
+            milestones=_milestones(*amounts),
         )
+        outcome = await contracts.create_contract(runtime, client, command)
         assert outcome.contract_id is not None
         rows = await models.Milestone.filter(contract_id=outcome.contract_id).order_by("position")
         return outcome.contract_id, [row.id for row in rows]
 
-    await offer("Logo refresh (open offer)", "250.00", "150.00")
+    async def start(cid: int, first: int) -> None:
+        await contracts.accept_contract(runtime, freelancer, AcceptContract(contract_id=cid))
+        await contracts.fund_milestone(runtime, client, FundMilestone(milestone_id=first))
 
-    cid, ms = await offer("Landing page (offer, first milestone funded)", "400.00", "300.00")
-    await contracts.fund_milestone(runtime, client, ms[0], None)
+    await offer("Logo refresh (open offer)", 250_00, 150_00)
 
-    cid, ms = await offer("Mobile app (active, work submitted)", "1200.00", "800.00", "500.00")
-    await contracts.accept_contract(runtime, freelancer, cid)
-    await contracts.fund_milestone(runtime, client, ms[0], None)
-    await contracts.submit_milestone(
-        runtime,
-        freelancer,
-        ms[0],
+    cid, ms = await offer("Landing page (offer, first milestone funded)", 400_00, 300_00)
+    await contracts.fund_milestone(runtime, client, FundMilestone(milestone_id=ms[0]))
+
+    cid, ms = await offer("Mobile app (active, work submitted)", 1200_00, 800_00, 500_00)
+    await start(cid, ms[0])
+    submission = SubmitMilestone(
+        milestone_id=ms[0],
         message="Screens attached.",
-        attachments=["https://example.com/screens.pdf"],
-        requested_amount=None,
-        units=None,
+        attachments=("https://example.com/screens.pdf",),
     )
+    await contracts.submit_milestone(runtime, freelancer, submission)
 
-    cid, ms = await offer("Blog migration (active, partly paid)", "600.00", "200.00")
-    await contracts.accept_contract(runtime, freelancer, cid)
-    await contracts.fund_milestone(runtime, client, ms[0], None)
+    cid, ms = await offer("Blog migration (active, partly paid)", 600_00, 200_00)
+    await start(cid, ms[0])
     await contracts.release_milestone(
-        runtime, client, ms[0], amount="450.00", end_contract=False, idempotency_key=None
+        runtime, client, ReleaseMilestone(milestone_id=ms[0], amount=450_00)
     )
 
-    cid, ms = await offer("Data cleanup (completed)", "300.00")
-    await contracts.accept_contract(runtime, freelancer, cid)
-    await contracts.fund_milestone(runtime, client, ms[0], None)
+    cid, ms = await offer("Data cleanup (completed)", 300_00)
+    await start(cid, ms[0])
     await contracts.pay_bonus(
-        runtime, client, cid, amount="50.00", note="Thanks!", idempotency_key=None
+        runtime, client, PayBonus(contract_id=cid, amount=50_00, note="Thanks!")
     )
     await contracts.release_milestone(
-        runtime, client, ms[0], amount=None, end_contract=True, idempotency_key=None
+        runtime, client, ReleaseMilestone(milestone_id=ms[0], end_contract=True)
     )
 
-    cid, _ = await offer("Podcast edit (declined)", "120.00")
-    await contracts.decline_contract(runtime, freelancer, cid, "Fully booked this month.")
+    cid, _ = await offer("Podcast edit (declined)", 120_00)
+    decline = DeclineContract(contract_id=cid, reason="Fully booked this month.")
+    await contracts.decline_contract(runtime, freelancer, decline)
 
 
 async def seed(runtime: Runtime) -> None:

@@ -111,9 +111,7 @@ class Settings(BaseSettings):
             raise ValueError("a duration must be positive")
         return duration
 
-    @field_validator(
-        "CONTRACT_INITIATION_FEE", "MIN_MILESTONE_AMOUNT", "MAX_AMOUNT", mode="before"
-    )
+    @field_validator("CONTRACT_INITIATION_FEE", "MIN_MILESTONE_AMOUNT", "MAX_AMOUNT", mode="before")
     @classmethod
     def _amount(cls, value: Any) -> int:
         return parse_cents(value)

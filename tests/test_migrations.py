@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from tortoise.transactions import in_transaction
 
 from app.db import models
 from app.db.config import tortoise_config
+from app.domain.permissions import Action
 from tests.conftest import is_postgres
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -206,3 +208,29 @@ async def test_an_idempotency_key_is_stored_once_per_user_and_mutation(db: None)
     await models.IdempotencyKey.create(**key)
     await _refused(models.IdempotencyKey, **key)
     await models.IdempotencyKey.create(**{**key, "mutation": "payBonus"})
+
+
+async def test_0006_scopes_the_stored_idempotency_keys_by_the_domain_action(db: None) -> None:
+    migration = importlib.import_module("app.db.migrations.0006_idempotency_scope_by_action")
+    assert migration.RENAMED == {
+        "payBonus": Action.PAY_BONUS.value,
+        "fundMilestone": Action.FUND.value,
+        "releaseMilestone": Action.RELEASE.value,
+        "resolveDispute": Action.RESOLVE_DISPUTE.value,
+    }
+    contract = await _contract()
+    for old in migration.RENAMED:
+        await models.IdempotencyKey.create(
+            user_id=contract.client_id,
+            mutation=old,
+            key="k",
+            request_hash="h",
+            outcome={},
+            created_at=NOW,
+        )
+    (operation,) = migration.Migration.operations
+    for statement in operation.sql:
+        await connections.get("default").execute_query(statement)
+
+    stored = await models.IdempotencyKey.all().values_list("mutation", flat=True)
+    assert sorted(stored) == sorted(migration.RENAMED.values())

@@ -7,29 +7,22 @@ refuses with STALE_CHANGE_REQUEST and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from app.domain.changes import ChangeDraft, apply_changes, parse_changes
-from app.domain.errors import DomainError, ErrorCode, InputProblems, refuse
+from app.domain.changes import apply_changes, check_changes
+from app.domain.checks import Checks, checking
+from app.domain.commands import DeclineChangeRequest, ProposeMilestoneChanges
+from app.domain.errors import DomainError, ErrorCode, refuse
 from app.domain.events import EventType
-from app.domain.milestones import check_text
 from app.domain.permissions import Action, Actor, ContractStatus
 from app.domain.requests import MAX_CHANGE_REQUESTS, ChangeRequest, ChangeRequestStatus
 from app.domain.state import ContractState
 
 
 class ChangeRequestActions(ContractState):
-    def propose_changes(
-        self, actor: Actor, drafts: Sequence[ChangeDraft], message: str | None
-    ) -> ChangeRequest:
+    def propose_changes(self, actor: Actor, command: ProposeMilestoneChanges) -> ChangeRequest:
         self.authorize(actor, Action.PROPOSE_CHANGES)
-        problems = InputProblems()
-        text = check_text(message, ["message"], problems)
-        try:
-            changes = parse_changes(drafts, self.policy)
-        except DomainError as error:
-            problems.extend(error)
-        problems.raise_if_any()
+        with checking(command.rejected) as check:
+            text = check.text(command.message, ["message"])
+            changes = check_changes(command.changes, self.policy, check)
         if self.status is not ContractStatus.ACTIVE:
             raise refuse(ErrorCode.INVALID_STATE, "Milestones change only on an active contract")
         if self.pending_change_request is not None:
@@ -78,12 +71,10 @@ class ChangeRequestActions(ContractState):
         self._emit(EventType.CHANGE_REQUEST_ACCEPTED, actor.user_id, change_request=request)
         return request
 
-    def decline_change_request(
-        self, actor: Actor, change_request_id: int, reason: str | None
-    ) -> ChangeRequest:
-        problems = InputProblems()
-        text = check_text(reason, ["reason"], problems)
-        request = self._answerable(actor, change_request_id, problems)
+    def decline_change_request(self, actor: Actor, command: DeclineChangeRequest) -> ChangeRequest:
+        check = Checks(command.rejected)
+        text = check.text(command.reason, ["reason"])
+        request = self._answerable(actor, command.change_request_id, check)
         request.status = ChangeRequestStatus.DECLINED
         request.resolved_at = self.now
         request.reason = text or None
@@ -106,7 +97,7 @@ class ChangeRequestActions(ContractState):
         return request
 
     def _answerable(
-        self, actor: Actor, change_request_id: int, problems: InputProblems | None = None
+        self, actor: Actor, change_request_id: int, check: Checks | None = None
     ) -> ChangeRequest:
         """The pending request, answered by the party who did not propose it."""
         request = self.change_request(change_request_id)
@@ -115,8 +106,8 @@ class ChangeRequestActions(ContractState):
             raise refuse(
                 ErrorCode.NOT_PERMITTED, "The other party answers a change request; withdraw it"
             )
-        if problems is not None:
-            problems.raise_if_any()
+        if check is not None:  # the input is judged after the permission, before the state
+            check.raise_if_any()
         if request.status is not ChangeRequestStatus.PENDING:
             raise refuse(ErrorCode.INVALID_STATE, f"The change request is {request.status}")
         return request

@@ -1,4 +1,4 @@
-"""Milestone change requests: parsing a batch of changes and applying it to the plan.
+"""Milestone change requests: checking a batch of changes and applying it to the plan.
 
 Changes apply in list order, each to the result of the one before; afterwards positions are
 1..n. Only future (`NOT_FUNDED`) milestones may change, and nothing may be placed at or before
@@ -9,102 +9,88 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import dataclass
 
-from app.domain.errors import DomainError, ErrorCode, InputProblems, Problem
+from app.domain.checks import Checks
+from app.domain.errors import DomainError, ErrorCode, Problem
 from app.domain.milestones import (
-    MAX_TEXT,
     MAX_TITLE,
     Milestone,
-    MilestoneDraft,
     MilestoneStatus,
     given_fields,
-    parse_milestone,
-    parse_optional_amount,
-    plain_fields,
+    new_milestone,
 )
 from app.domain.money import format_amount
 from app.domain.policy import Policy
 from app.domain.requests import ChangeAction, MilestoneChange
 
 MAX_CHANGES = 200
-UNKNOWN_ID = -1  # a milestone id that was given but could not be decoded
+UNKNOWN_ID = -1  # a milestone id that was given but names no milestone: NOT_FOUND on apply
 
 
-@dataclass
-class ChangeDraft(MilestoneDraft):
-    """A change as the client sent it: amounts as text, nothing checked yet."""
-
-    action: ChangeAction
-    _: KW_ONLY
-    milestone_id: int | None = None
-    position: int | None = None
-
-
-def parse_changes(drafts: Sequence[ChangeDraft], policy: Policy) -> list[MilestoneChange]:
-    """Check each change on its own (fields, amounts); report every bad field at once."""
-    problems = InputProblems()
-    if not drafts:
-        problems.add(ErrorCode.INVALID_INPUT, "Propose at least one change", ["changes"])
-    if len(drafts) > MAX_CHANGES:
-        problems.add(ErrorCode.INVALID_INPUT, f"At most {MAX_CHANGES} changes", ["changes"])
-    changes = [_parse_one(d, ["changes", str(i)], policy, problems) for i, d in enumerate(drafts)]
-    problems.raise_if_any()
-    return changes
+def check_changes(
+    proposed: Sequence[MilestoneChange], policy: Policy, check: Checks
+) -> list[MilestoneChange]:
+    """Check each change on its own (fields, amounts), reporting every bad field; the changes
+    as they will be stored (titles trimmed, a new milestone's amount worked out)."""
+    if not proposed:
+        check.add(ErrorCode.INVALID_INPUT, "Propose at least one change", ["changes"])
+    if len(proposed) > MAX_CHANGES:
+        check.add(ErrorCode.INVALID_INPUT, f"At most {MAX_CHANGES} changes", ["changes"])
+    return [_check_one(c, ("changes", str(i)), policy, check) for i, c in enumerate(proposed)]
 
 
-def _parse_one(
-    draft: ChangeDraft, path: list[str], policy: Policy, problems: InputProblems
+def _check_one(
+    proposed: MilestoneChange, path: tuple[str, ...], policy: Policy, check: Checks
 ) -> MilestoneChange:
-    change = MilestoneChange(
-        action=draft.action,
-        milestone_id=draft.milestone_id,
-        position=draft.position,
-        **plain_fields(draft),
-    )
-    if change.title is not None:
-        change.title = change.title.strip()
-    if draft.action is ChangeAction.ADD:
-        if draft.milestone_id is not None:
-            problems.add(
-                ErrorCode.INVALID_INPUT, "ADD takes no milestoneId", [*path, "milestoneId"]
-            )
-        milestone = parse_milestone(draft, policy, path, problems)
-        if milestone is not None:
-            change.amount = milestone.amount
-            change.unit_price = milestone.unit_price
+    title = proposed.title.strip() if proposed.title is not None else None
+    change = dataclasses.replace(proposed, title=title)
+    if proposed.action is ChangeAction.ADD:
+        if proposed.milestone_id is not None:
+            check.add(ErrorCode.INVALID_INPUT, "ADD takes no milestone", [*path, "milestone_id"])
+        milestone = new_milestone(proposed, policy, path, check)
+        change.amount = milestone.amount if milestone is not None else None
+        change.unit_price = milestone.unit_price if milestone is not None else None
     else:
-        if draft.milestone_id is None:
-            problems.add(
-                ErrorCode.INVALID_INPUT,
-                f"{draft.action} needs a milestoneId",
-                [*path, "milestoneId"],
-            )
-        change.amount = parse_optional_amount(
-            draft.amount, [*path, "amount"], problems, maximum=policy.max_amount
-        )
-        change.unit_price = parse_optional_amount(
-            draft.unit_price, [*path, "unitPrice"], problems, maximum=policy.max_amount
-        )
-        if change.title is not None and not 1 <= len(change.title) <= MAX_TITLE:
-            problems.add(
-                ErrorCode.INVALID_INPUT,
-                f"A title has 1 to {MAX_TITLE} characters",
-                [*path, "title"],
-            )
-        if draft.description is not None and len(draft.description) > MAX_TEXT:
-            problems.add(
-                ErrorCode.INVALID_INPUT,
-                f"Description is longer than {MAX_TEXT}",
-                [*path, "description"],
-            )
-        if draft.max_units is not None and draft.max_units < 1:
-            problems.add(ErrorCode.INVALID_INPUT, "maxUnits is at least 1", [*path, "maxUnits"])
-    if draft.action is ChangeAction.MOVE and draft.position is None:
-        problems.add(ErrorCode.INVALID_INPUT, "MOVE needs a position", [*path, "position"])
-    if draft.action is ChangeAction.UPDATE and not given_fields(draft):
-        problems.add(ErrorCode.INVALID_INPUT, "UPDATE changes at least one field", path)
+        _check_edit(proposed, change, path, policy, check)
+    if proposed.action is ChangeAction.MOVE and proposed.position is None:
+        check.add(ErrorCode.INVALID_INPUT, "MOVE needs a position", [*path, "position"])
+    if proposed.action is ChangeAction.UPDATE and not given_fields(proposed):
+        check.add(ErrorCode.INVALID_INPUT, "UPDATE changes at least one field", path)
     return change
+
+
+def _check_edit(
+    proposed: MilestoneChange,
+    change: MilestoneChange,
+    path: tuple[str, ...],
+    policy: Policy,
+    check: Checks,
+) -> None:
+    """An UPDATE, DELETE or MOVE: the fields it gives, each on its own."""
+    if proposed.milestone_id is None:
+        check.add(
+            ErrorCode.INVALID_INPUT,
+            f"{proposed.action} needs a milestone",
+            [*path, "milestone_id"],
+        )
+    change.amount = check.amount(proposed.amount, [*path, "amount"], maximum=policy.max_amount)
+    change.unit_price = check.amount(
+        proposed.unit_price, [*path, "unit_price"], maximum=policy.max_amount
+    )
+    if change.title is not None and not 1 <= len(change.title) <= MAX_TITLE:
+        check.add(
+            ErrorCode.INVALID_INPUT,
+            f"A title has 1 to {MAX_TITLE} characters",
+            [*path, "title"],
+        )
+    check.text(proposed.description, [*path, "description"])
+    if proposed.max_units is not None and proposed.max_units < 1:
+        check.add(
+            ErrorCode.INVALID_INPUT,
+            "The maximum number of units is at least 1",
+            [*path, "max_units"],
+        )
 
 
 @dataclass
@@ -177,13 +163,13 @@ def _apply(
         return
     index = next((i for i, m in enumerate(plan) if m.id == change.milestone_id), None)
     if index is None:
-        raise DomainError.one(ErrorCode.NOT_FOUND, "No such milestone", [*path, "milestoneId"])
+        raise DomainError.one(ErrorCode.NOT_FOUND, "No such milestone", [*path, "milestone_id"])
     target = plan[index]
     if target.status is not MilestoneStatus.NOT_FUNDED:
         raise DomainError.one(
             ErrorCode.MILESTONE_NOT_EDITABLE,
             f"Milestone {target.position} is {target.status}; only future milestones change",
-            [*path, "milestoneId"],
+            [*path, "milestone_id"],
         )
     if change.action is ChangeAction.DELETE:
         deleted.append(plan.pop(index))
@@ -223,20 +209,22 @@ def _update(
         if unit_price is None or max_units is None:
             raise DomainError.one(
                 ErrorCode.INVALID_INPUT,
-                "A piece-rate milestone needs both unitPrice and maxUnits",
-                [*path, "unitPrice"],
+                "A piece-rate milestone needs both a unit price and a maximum of units",
+                [*path, "unit_price"],
             )
         product = unit_price * max_units
         if product > policy.max_amount:
             raise DomainError.one(
                 ErrorCode.INVALID_AMOUNT,
-                f"unitPrice * maxUnits exceeds the maximum of {format_amount(policy.max_amount)}",
+                f"The unit price times the maximum units exceeds the maximum of"
+                f" {format_amount(policy.max_amount)}",
                 [*path, "amount"],
             )
         if change.amount is not None and change.amount != product:
             raise DomainError.one(
                 ErrorCode.INVALID_INPUT,
-                f"amount must equal unitPrice * maxUnits ({format_amount(product)})",
+                f"The amount must equal the unit price times the maximum units"
+                f" ({format_amount(product)})",
                 [*path, "amount"],
             )
         target.unit_price, target.max_units, target.amount = unit_price, max_units, product
@@ -244,7 +232,7 @@ def _update(
         if target.is_piece_rate:
             raise DomainError.one(
                 ErrorCode.INVALID_INPUT,
-                "A piece-rate milestone's amount follows unitPrice and maxUnits",
+                "A piece-rate milestone's amount follows its unit price and maximum units",
                 [*path, "amount"],
             )
         target.amount = change.amount

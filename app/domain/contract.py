@@ -19,18 +19,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from app.domain.change_requests import ChangeRequestActions
+from app.domain.checks import Checks, checking
 from app.domain.clock import auto_release_due, refund_overdue
+from app.domain.commands import CreateContract, DeclineContract, EndContract, NewMilestone
 from app.domain.disputes import DisputeActions
-from app.domain.errors import ErrorCode, InputProblems, refuse
+from app.domain.errors import ErrorCode, refuse
 from app.domain.events import EventType
-from app.domain.milestones import (
-    MAX_TITLE,
-    Milestone,
-    MilestoneDraft,
-    MilestoneStatus,
-    check_text,
-    parse_milestone,
-)
+from app.domain.milestones import MAX_TITLE, Milestone, MilestoneStatus, new_milestone
 from app.domain.money import CURRENCIES, DEFAULT_CURRENCY
 from app.domain.permissions import Action, Actor, ContractStatus, Role, contract_target
 from app.domain.policy import Policy
@@ -43,35 +38,25 @@ class Contract(MilestoneWork, RefundActions, DisputeActions, ChangeRequestAction
 
     @classmethod
     def offer(
-        cls,
-        *,
-        client_id: int,
-        freelancer_id: int,
-        title: str | None,
-        description: str | None,
-        currency: str | None,
-        milestones: Sequence[MilestoneDraft],
-        policy: Policy,
-        now: datetime,
+        cls, command: CreateContract, *, client_id: int, policy: Policy, now: datetime
     ) -> Contract:
-        problems = InputProblems()
-        clean_title = _check_title(title, problems)
-        clean_description = check_text(description, ["description"], problems)
-        chosen_currency = currency if currency is not None else DEFAULT_CURRENCY
-        if chosen_currency not in CURRENCIES:
-            problems.add(
-                ErrorCode.INVALID_INPUT,
-                f"Currency must be one of {', '.join(sorted(CURRENCIES))}",
-                ["currency"],
-            )
-        if client_id == freelancer_id:
-            problems.add(ErrorCode.INVALID_INPUT, "You cannot hire yourself", ["freelancerId"])
-        parsed = _check_milestones(milestones, policy, problems)
-        problems.raise_if_any()
+        with checking(command.rejected) as check:
+            clean_title = _check_title(command.title, check)
+            clean_description = check.text(command.description, ["description"])
+            chosen_currency = DEFAULT_CURRENCY if command.currency is None else command.currency
+            if chosen_currency not in CURRENCIES:
+                check.add(
+                    ErrorCode.INVALID_INPUT,
+                    f"Currency must be one of {', '.join(sorted(CURRENCIES))}",
+                    ["currency"],
+                )
+            if client_id == command.freelancer_id:
+                check.add(ErrorCode.INVALID_INPUT, "You cannot hire yourself", ["freelancer_id"])
+            milestones = _check_milestones(command.milestones, policy, check)
         contract = cls(
             id=None,
             client_id=client_id,
-            freelancer_id=freelancer_id,
+            freelancer_id=command.freelancer_id,
             title=clean_title,
             description=clean_description,
             currency=chosen_currency,
@@ -80,7 +65,7 @@ class Contract(MilestoneWork, RefundActions, DisputeActions, ChangeRequestAction
             now=now,
             policy=policy,
         )
-        for position, milestone in enumerate(parsed, start=1):
+        for position, milestone in enumerate(milestones, start=1):
             assert milestone is not None
             milestone.position = position
             contract.milestones.append(milestone)
@@ -96,21 +81,19 @@ class Contract(MilestoneWork, RefundActions, DisputeActions, ChangeRequestAction
         self.accepted_at = self.now
         self._emit(EventType.CONTRACT_ACCEPTED, actor.user_id)
 
-    def decline(self, actor: Actor, reason: str | None) -> None:
+    def decline(self, actor: Actor, command: DeclineContract) -> None:
         self.authorize(actor, Action.DECLINE)
-        problems = InputProblems()
-        text = check_text(reason, ["reason"], problems)
-        problems.raise_if_any()
+        with checking(command.rejected) as check:
+            text = check.text(command.reason, ["reason"])
         self._require_status(ContractStatus.OFFERED, "declined")
         self._close(actor, Action.DECLINE, text)
 
-    def end(self, actor: Actor, reason: str | None) -> None:
+    def end(self, actor: Actor, command: EndContract) -> None:
         role = self.authorize(actor, Action.END)
         if self.status is ContractStatus.OFFERED and role is not Role.CLIENT:
             raise refuse(ErrorCode.NOT_PERMITTED, "Only the client may withdraw an offer")
-        problems = InputProblems()
-        text = check_text(reason, ["reason"], problems)
-        problems.raise_if_any()
+        with checking(command.rejected) as check:
+            text = check.text(command.reason, ["reason"])
         if self.status is ContractStatus.ACTIVE:
             if any(
                 m.status in (MilestoneStatus.SUBMITTED, MilestoneStatus.DISPUTED)
@@ -150,27 +133,27 @@ class Contract(MilestoneWork, RefundActions, DisputeActions, ChangeRequestAction
         return fired
 
 
-def _check_title(title: str | None, problems: InputProblems) -> str:
-    clean_title = (title or "").strip()
+def _check_title(title: str, check: Checks) -> str:
+    clean_title = title.strip()
     if not clean_title:
-        problems.add(ErrorCode.INVALID_INPUT, "A contract needs a title", ["title"])
+        check.add(ErrorCode.INVALID_INPUT, "A contract needs a title", ["title"])
     elif len(clean_title) > MAX_TITLE:
-        problems.add(ErrorCode.INVALID_INPUT, f"Title is longer than {MAX_TITLE}", ["title"])
+        check.add(ErrorCode.INVALID_INPUT, f"Title is longer than {MAX_TITLE}", ["title"])
     return clean_title
 
 
 def _check_milestones(
-    milestones: Sequence[MilestoneDraft], policy: Policy, problems: InputProblems
+    milestones: Sequence[NewMilestone], policy: Policy, check: Checks
 ) -> list[Milestone | None]:
     if not milestones:
-        problems.add(ErrorCode.INVALID_INPUT, "A contract needs a milestone", ["milestones"])
+        check.add(ErrorCode.INVALID_INPUT, "A contract needs a milestone", ["milestones"])
     if len(milestones) > policy.max_milestones_per_contract:
-        problems.add(
+        check.add(
             ErrorCode.TOO_MANY_MILESTONES,
             f"A contract has at most {policy.max_milestones_per_contract} milestones",
             ["milestones"],
         )
     return [
-        parse_milestone(draft, policy, ["milestones", str(i)], problems)
-        for i, draft in enumerate(milestones)
+        new_milestone(values, policy, ["milestones", str(i)], check)
+        for i, values in enumerate(milestones)
     ]

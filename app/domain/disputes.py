@@ -8,25 +8,25 @@ released (with its service fee).
 
 from __future__ import annotations
 
+from app.domain.checks import checking
 from app.domain.clock import pause_review, resume_review
-from app.domain.errors import DomainError, ErrorCode, InputProblems, refuse
+from app.domain.commands import OpenDispute, ResolveDispute
+from app.domain.errors import ErrorCode, refuse
 from app.domain.escrow import Escrow
 from app.domain.events import EventType
-from app.domain.milestones import check_text
-from app.domain.money import format_amount, parse_amount
+from app.domain.money import format_amount
 from app.domain.permissions import Action, Actor, milestone_target
 from app.domain.requests import Dispute, DisputeStatus
 
 
 class DisputeActions(Escrow):
-    def open_dispute(self, actor: Actor, milestone_id: int, reason: str | None) -> Dispute:
-        milestone = self.milestone(milestone_id)
+    def open_dispute(self, actor: Actor, command: OpenDispute) -> Dispute:
+        milestone = self.milestone(command.milestone_id)
         self.authorize(actor, Action.OPEN_DISPUTE)
-        problems = InputProblems()
-        text = check_text(reason, ["reason"], problems)
-        if not text.strip():
-            problems.add(ErrorCode.INVALID_INPUT, "A dispute needs a reason", ["reason"])
-        problems.raise_if_any()
+        with checking(command.rejected) as check:
+            text = check.text(command.reason, ["reason"])
+            if not text.strip():
+                check.add(ErrorCode.INVALID_INPUT, "A dispute needs a reason", ["reason"])
         self._require_open(Action.OPEN_DISPUTE)
         self._require_milestone(milestone, Action.OPEN_DISPUTE)
         self._require_no_refund(milestone)
@@ -60,22 +60,18 @@ class DisputeActions(Escrow):
         self._emit(EventType.DISPUTE_WITHDRAWN, actor.user_id, milestone)
         return dispute
 
-    def resolve_dispute(
-        self,
-        actor: Actor,
-        dispute_id: int,
-        *,
-        freelancer_amount: str,
-        client_amount: str,
-        note: str | None,
-    ) -> Dispute:
-        dispute = self.dispute(dispute_id)
+    def resolve_dispute(self, actor: Actor, command: ResolveDispute) -> Dispute:
+        dispute = self.dispute(command.dispute_id)
         self.authorize(actor, Action.RESOLVE_DISPUTE)
-        problems = InputProblems()
-        to_freelancer = self._parse_part(freelancer_amount, "freelancerAmount", problems)
-        to_client = self._parse_part(client_amount, "clientAmount", problems)
-        text = check_text(note, ["note"], problems)
-        problems.raise_if_any()
+        maximum = self.policy.max_amount
+        with checking(command.rejected) as check:
+            to_freelancer = check.amount(
+                command.freelancer_amount, ["freelancer_amount"], maximum=maximum, allow_zero=True
+            )
+            to_client = check.amount(
+                command.client_amount, ["client_amount"], maximum=maximum, allow_zero=True
+            )
+            text = check.text(command.note, ["note"])
         assert to_freelancer is not None and to_client is not None
         if dispute.status is not DisputeStatus.OPEN:
             raise refuse(ErrorCode.INVALID_STATE, f"The dispute is {dispute.status}")
@@ -85,7 +81,7 @@ class DisputeActions(Escrow):
                 ErrorCode.INVALID_AMOUNT,
                 "The parts must add up to the milestone's escrow, "
                 f"{format_amount(milestone.remaining)}",
-                ["freelancerAmount"],
+                ["freelancer_amount"],
             )
         dispute.status = DisputeStatus.RESOLVED
         dispute.freelancer_amount, dispute.client_amount = to_freelancer, to_client
@@ -107,10 +103,3 @@ class DisputeActions(Escrow):
             self._pay_out(milestone, to_freelancer, actor.user_id)
         self._finish(milestone, Action.RESOLVE_DISPUTE)
         return dispute
-
-    def _parse_part(self, text: str, field_name: str, problems: InputProblems) -> int | None:
-        try:
-            return parse_amount(text, [field_name], allow_zero=True, maximum=self.policy.max_amount)
-        except DomainError as error:
-            problems.extend(error)
-            return None

@@ -1,7 +1,10 @@
 """Business refusals.
 
 A `DomainError` carries one or more `Problem`s; the GraphQL layer turns each into a `UserError`.
-Every refusal is raised before the aggregate is persisted, so a refused action changes nothing.
+A problem's `field` is its path in the command (`app.domain.commands`), by the command's own
+field names, such as ("milestones", "0", "unit_price"); the GraphQL layer writes it in
+camelCase. Every refusal is raised before the aggregate is persisted, so a refused action
+changes nothing.
 """
 
 from __future__ import annotations
@@ -50,23 +53,6 @@ class DomainError(Exception):
     @property
     def code(self) -> ErrorCode:
         return self.problems[0].code
-
-
-class InputProblems:
-    """Collects every bad input field so that all of them are reported at once."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def add(self, code: ErrorCode, message: str, field: Sequence[str]) -> None:
-        self.problems.append(Problem(code, message, tuple(field)))
-
-    def extend(self, error: DomainError) -> None:
-        self.problems.extend(error.problems)
-
-    def raise_if_any(self) -> None:
-        if self.problems:
-            raise DomainError(self.problems)
 
 
 def refuse(code: ErrorCode, message: str, field: Sequence[str] | None = None) -> DomainError:

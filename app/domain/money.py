@@ -1,7 +1,8 @@
 """Money: integer minor units inside, `Decimal` strings at the edge.
 
-Every supported currency has two minor digits. Parsing refuses rather than rounds; a float
-never becomes money.
+Every supported currency has two minor digits. Reading a `Decimal` string (`read_amount`, at
+the edge) refuses rather than rounds; a float never becomes money. `check_amount` is the range
+rule the domain applies to the cents.
 """
 
 from __future__ import annotations
@@ -28,6 +29,38 @@ def format_amount(cents: int) -> str:
     return f"{sign}{major}.{minor:0{MINOR_DIGITS}d}"
 
 
+def read_amount(text: str, field: Sequence[str] = ("amount",)) -> int:
+    """The cents a `Decimal` string writes: a number with at most two decimals, its sign kept
+    for `check_amount` to judge; anything else is refused with `INVALID_AMOUNT`. This is the
+    syntax only, read at the edge (and by the settings)."""
+    match = _NUMBER.fullmatch(text) if len(text) <= 32 else None
+    if match is None:
+        raise _invalid(f"Amount is not a number: {text[:40]!r}", field)
+    negative, whole, fraction = match.group(1), match.group(2), match.group(3) or ""
+    if len(fraction) > MINOR_DIGITS:
+        raise _invalid(f"Amount has more than {MINOR_DIGITS} decimal places: {text[:40]!r}", field)
+    cents: int = int(whole) * MINOR_PER_MAJOR + int(fraction.ljust(MINOR_DIGITS, "0"))
+    return -cents if negative else cents
+
+
+def check_amount(
+    cents: int,
+    field: Sequence[str] = ("amount",),
+    *,
+    allow_zero: bool = False,
+    maximum: int = MAX_AMOUNT,
+) -> int:
+    """The range rule the domain applies to an amount: positive (or zero, if allowed) and at
+    most `maximum` minor units, or refused with `INVALID_AMOUNT`."""
+    if cents == 0 and not allow_zero:
+        raise _invalid("Amount must be greater than zero", field)
+    if cents < 0:
+        raise _invalid(f"Amount must not be negative: {format_amount(cents)!r}", field)
+    if cents > maximum:
+        raise _invalid(f"Amount exceeds the maximum of {format_amount(maximum)}", field)
+    return cents
+
+
 def parse_amount(
     text: str,
     field: Sequence[str] = ("amount",),
@@ -35,27 +68,12 @@ def parse_amount(
     allow_zero: bool = False,
     maximum: int = MAX_AMOUNT,
 ) -> int:
-    """Parse a positive `Decimal` string of at most `maximum` minor units, or refuse with
-    `INVALID_AMOUNT`."""
-    match = _NUMBER.fullmatch(text) if len(text) <= 32 else None
+    """`read_amount` and then `check_amount`: a whole amount setting or test value."""
+    return check_amount(read_amount(text, field), field, allow_zero=allow_zero, maximum=maximum)
 
-    def invalid(reason: str) -> DomainError:
-        return DomainError.one(ErrorCode.INVALID_AMOUNT, f"{reason}: {text[:40]!r}", field)
 
-    if match is None:
-        raise invalid("Amount is not a number")
-    negative, whole, fraction = match.group(1), match.group(2), match.group(3) or ""
-    value = Decimal(f"{whole}.{fraction or '0'}")
-    if value == 0 and not allow_zero:
-        raise invalid("Amount must be greater than zero")
-    if negative and value != 0:
-        raise invalid("Amount must not be negative")
-    if len(fraction) > MINOR_DIGITS:
-        raise invalid(f"Amount has more than {MINOR_DIGITS} decimal places")
-    cents = int(value * MINOR_PER_MAJOR)
-    if cents > maximum:
-        raise invalid(f"Amount exceeds the maximum of {format_amount(maximum)}")
-    return cents
+def _invalid(message: str, field: Sequence[str]) -> DomainError:
+    return DomainError.one(ErrorCode.INVALID_AMOUNT, message, field)
 
 
 def parse_percent(text: str) -> int:

@@ -7,26 +7,24 @@ through `Escrow._approve_refund`.
 
 from __future__ import annotations
 
+from app.domain.checks import checking
 from app.domain.clock import pause_review, resume_review
-from app.domain.errors import ErrorCode, InputProblems, refuse
+from app.domain.commands import RequestRefund, RespondToRefundRequest
+from app.domain.errors import ErrorCode, refuse
 from app.domain.escrow import Escrow
 from app.domain.events import EventType
-from app.domain.milestones import check_text, parse_optional_amount
 from app.domain.money import format_amount
 from app.domain.permissions import Action, Actor
 from app.domain.requests import MAX_REFUND_REQUESTS, RefundRequest, RefundStatus
 
 
 class RefundActions(Escrow):
-    def request_refund(
-        self, actor: Actor, milestone_id: int, amount: str | None, reason: str | None
-    ) -> RefundRequest:
-        milestone = self.milestone(milestone_id)
+    def request_refund(self, actor: Actor, command: RequestRefund) -> RefundRequest:
+        milestone = self.milestone(command.milestone_id)
         self.authorize(actor, Action.REQUEST_REFUND)
-        problems = InputProblems()
-        value = parse_optional_amount(amount, ["amount"], problems, maximum=self.policy.max_amount)
-        text = check_text(reason, ["reason"], problems)
-        problems.raise_if_any()
+        with checking(command.rejected) as check:
+            value = check.amount(command.amount, ["amount"], maximum=self.policy.max_amount)
+            text = check.text(command.reason, ["reason"])
         self._require_open(Action.REQUEST_REFUND)
         self._require_milestone(milestone, Action.REQUEST_REFUND)
         self._require_no_refund(milestone)
@@ -35,7 +33,7 @@ class RefundActions(Escrow):
                 ErrorCode.INVALID_STATE,
                 f"A milestone takes at most {MAX_REFUND_REQUESTS} refund requests: release it,"
                 " or open a dispute",
-                ["milestoneId"],
+                ["milestone_id"],
             )
         if value is None:
             value = milestone.remaining
@@ -61,18 +59,15 @@ class RefundActions(Escrow):
         )
         return request
 
-    def answer_refund(
-        self, actor: Actor, refund_id: int, *, approve: bool, message: str | None
-    ) -> RefundRequest:
-        request = self.refund_request(refund_id)
+    def answer_refund(self, actor: Actor, command: RespondToRefundRequest) -> RefundRequest:
+        request = self.refund_request(command.refund_request_id)
         self.authorize(actor, Action.ANSWER_REFUND)
-        problems = InputProblems()
-        text = check_text(message, ["message"], problems)
-        problems.raise_if_any()
+        with checking(command.rejected) as check:
+            text = check.text(command.message, ["message"])
         if request.status is not RefundStatus.PENDING:
             raise refuse(ErrorCode.INVALID_STATE, f"The refund request is {request.status}")
         request.response = text or None
-        if approve:
+        if command.approve:
             self._approve_refund(request, actor.user_id)
         else:
             milestone = self.milestone(request.milestone_id)

@@ -78,8 +78,8 @@ class Dispute:
 
 
 @dataclass(kw_only=True)
-class MilestoneChange(MilestoneFields[int]):
-    """One proposed change, amounts in cents; None means "not given" (for UPDATE: keep as it is)."""
+class MilestoneChange(MilestoneFields):
+    """One proposed change; None means "not given" (for UPDATE: keep as it is)."""
 
     action: ChangeAction
     milestone_id: int | None = None

@@ -85,7 +85,7 @@ class ContractState:
         for milestone in self.milestones:
             if milestone.id == milestone_id:
                 return milestone
-        raise refuse(ErrorCode.NOT_FOUND, "No such milestone", ["milestoneId"])
+        raise refuse(ErrorCode.NOT_FOUND, "No such milestone", ["milestone_id"])
 
     def pending_refund(self, milestone: Milestone) -> RefundRequest | None:
         return next(
@@ -106,19 +106,19 @@ class ContractState:
     def refund_request(self, refund_id: int) -> RefundRequest:
         found = next((r for r in self.refunds if r.id == refund_id), None)
         if found is None:
-            raise refuse(ErrorCode.NOT_FOUND, "No such refund request", ["refundRequestId"])
+            raise refuse(ErrorCode.NOT_FOUND, "No such refund request", ["refund_request_id"])
         return found
 
     def dispute(self, dispute_id: int) -> Dispute:
         found = next((d for d in self.disputes if d.id == dispute_id), None)
         if found is None:
-            raise refuse(ErrorCode.NOT_FOUND, "No such dispute", ["disputeId"])
+            raise refuse(ErrorCode.NOT_FOUND, "No such dispute", ["dispute_id"])
         return found
 
     def change_request(self, change_request_id: int) -> ChangeRequest:
         found = next((c for c in self.change_requests if c.id == change_request_id), None)
         if found is None:
-            raise refuse(ErrorCode.NOT_FOUND, "No such change request", ["changeRequestId"])
+            raise refuse(ErrorCode.NOT_FOUND, "No such change request", ["change_request_id"])
         return found
 
     # --- checks ---------------------------------------------------------------------------
@@ -147,7 +147,7 @@ class ContractState:
             raise refuse(
                 ErrorCode.REFUND_PENDING,
                 "A refund request on this milestone awaits the freelancer's answer",
-                ["milestoneId"],
+                ["milestone_id"],
             )
 
     @staticmethod
@@ -156,7 +156,7 @@ class ContractState:
             raise refuse(
                 ErrorCode.INVALID_STATE,
                 f"Cannot {action} on a milestone that is {milestone.status}",
-                ["milestoneId"],
+                ["milestone_id"],
             )
 
     # --- bookkeeping ----------------------------------------------------------------------

@@ -40,6 +40,4 @@ def is_web_url(url: str) -> bool:
         port_ok = parts.port != 0  # reading the port raises ValueError when out of range
     except ValueError:
         return False
-    return (
-        parts.scheme.lower() in ("http", "https") and port_ok and _is_host(parts.hostname or "")
-    )
+    return parts.scheme.lower() in ("http", "https") and port_ok and _is_host(parts.hostname or "")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from app.domain.checks import Checks, checking
 from app.domain.clock import clear_review, start_review, stop_review
-from app.domain.errors import ErrorCode, InputProblems, refuse
+from app.domain.commands import PayBonus, ReleaseMilestone, RequestRevision, SubmitMilestone
+from app.domain.errors import ErrorCode, refuse
 from app.domain.escrow import Escrow
 from app.domain.events import EventType
 from app.domain.ledger import Entry, EntryKind
@@ -19,8 +21,6 @@ from app.domain.milestones import (
     MilestoneStatus,
     Submission,
     SubmissionStatus,
-    check_text,
-    parse_optional_amount,
 )
 from app.domain.money import format_amount
 from app.domain.permissions import Action, Actor, ContractStatus, milestone_target
@@ -40,14 +40,14 @@ class MilestoneWork(Escrow):
             raise refuse(
                 ErrorCode.ANOTHER_MILESTONE_ACTIVE,
                 f"Milestone {active.position} is still active",
-                ["milestoneId"],
+                ["milestone_id"],
             )
         first = next(m for m in self.milestones if m.status is MilestoneStatus.NOT_FUNDED)
         if first is not milestone:
             raise refuse(
                 ErrorCode.MILESTONE_OUT_OF_ORDER,
                 f"Milestone {first.position} must be funded first",
-                ["milestoneId"],
+                ["milestone_id"],
             )
         self._allocate(milestone, milestone.amount)
         milestone.status = milestone_target(Action.FUND)
@@ -55,26 +55,17 @@ class MilestoneWork(Escrow):
         self._emit(EventType.MILESTONE_FUNDED, actor.user_id, milestone, amount=milestone.amount)
         return milestone
 
-    def submit(
-        self,
-        actor: Actor,
-        milestone_id: int,
-        *,
-        message: str | None,
-        attachments: Sequence[str],
-        requested_amount: str | None,
-        units: int | None,
-    ) -> Milestone:
-        milestone = self.milestone(milestone_id)
+    def submit(self, actor: Actor, command: SubmitMilestone) -> Milestone:
+        milestone = self.milestone(command.milestone_id)
         self.authorize(actor, Action.SUBMIT)
-        problems = InputProblems()
-        text = check_text(message, ["message"], problems)
-        urls = _check_attachments(attachments, problems)
-        requested = parse_optional_amount(
-            requested_amount, ["requestedAmount"], problems, maximum=self.policy.max_amount
-        )
-        requested = _check_units(milestone, units, requested, problems)
-        problems.raise_if_any()
+        units = command.units
+        with checking(command.rejected) as check:
+            text = check.text(command.message, ["message"])
+            urls = _check_attachments(command.attachments, check)
+            requested = check.amount(
+                command.requested_amount, ["requested_amount"], maximum=self.policy.max_amount
+            )
+            requested = _check_units(milestone, units, requested, check)
         self._require_submittable(milestone)
         amount = requested if requested is not None else milestone.funded_amount
         milestone.latest_submission = Submission(
@@ -107,15 +98,14 @@ class MilestoneWork(Escrow):
                 ErrorCode.INVALID_STATE,
                 f"A milestone takes at most {MAX_SUBMISSIONS} submissions: release it, or"
                 " change or dispute it",
-                ["milestoneId"],
+                ["milestone_id"],
             )
 
-    def request_revision(self, actor: Actor, milestone_id: int, message: str | None) -> Milestone:
-        milestone = self.milestone(milestone_id)
+    def request_revision(self, actor: Actor, command: RequestRevision) -> Milestone:
+        milestone = self.milestone(command.milestone_id)
         self.authorize(actor, Action.REQUEST_REVISION)
-        problems = InputProblems()
-        text = check_text(message, ["message"], problems)
-        problems.raise_if_any()
+        with checking(command.rejected) as check:
+            text = check.text(command.message, ["message"])
         self._require_open(Action.REQUEST_REVISION)
         self._require_milestone(milestone, Action.REQUEST_REVISION)
         milestone.status = milestone_target(Action.REQUEST_REVISION)
@@ -127,26 +117,19 @@ class MilestoneWork(Escrow):
         )
         return milestone
 
-    def release(
-        self,
-        actor: Actor,
-        milestone_id: int,
-        *,
-        amount: str | None,
-        end_contract: bool,
-    ) -> Milestone:
-        milestone = self.milestone(milestone_id)
+    def release(self, actor: Actor, command: ReleaseMilestone) -> Milestone:
+        milestone = self.milestone(command.milestone_id)
         self.authorize(actor, Action.RELEASE)
-        problems = InputProblems()
-        value = parse_optional_amount(amount, ["amount"], problems, maximum=self.policy.max_amount)
-        problems.raise_if_any()
+        end_contract = command.end_contract
+        with checking(command.rejected) as check:
+            value = check.amount(command.amount, ["amount"], maximum=self.policy.max_amount)
         self._require_open(Action.RELEASE)
         self._require_milestone(milestone, Action.RELEASE)
         if end_contract and any(m.status is MilestoneStatus.NOT_FUNDED for m in self.milestones):
             raise refuse(
                 ErrorCode.INVALID_STATE,
                 "The contract cannot end while milestones remain unfunded",
-                ["endContract"],
+                ["end_contract"],
             )
         submission = milestone.latest_submission
         if submission is not None and submission.status is not SubmissionStatus.PENDING:
@@ -171,7 +154,7 @@ class MilestoneWork(Escrow):
             raise refuse(
                 ErrorCode.INVALID_STATE,
                 "Only a piece-rate milestone is completed; release a fixed-price one",
-                ["milestoneId"],
+                ["milestone_id"],
             )
         self._require_milestone(milestone, Action.COMPLETE)
         self._withdraw_refund(milestone)
@@ -187,22 +170,20 @@ class MilestoneWork(Escrow):
         )
         return milestone
 
-    def pay_bonus(self, actor: Actor, amount: str | None, note: str | None) -> None:
+    def pay_bonus(self, actor: Actor, command: PayBonus) -> None:
         self.authorize(actor, Action.PAY_BONUS)
-        problems = InputProblems()
-        value = parse_optional_amount(amount, ["amount"], problems, maximum=self.policy.max_amount)
-        if amount is None:
-            problems.add(ErrorCode.INVALID_AMOUNT, "A bonus needs an amount", ["amount"])
-        paid = self.ledger.by_kind[EntryKind.BONUS]
-        if value is not None and paid + value > self.policy.max_amount:
-            problems.add(
-                ErrorCode.INVALID_AMOUNT,
-                f"A contract's bonuses add up to at most {format_amount(self.policy.max_amount)}"
-                f" ({format_amount(self.policy.max_amount - paid)} left)",
-                ["amount"],
-            )
-        text = check_text(note, ["note"], problems)
-        problems.raise_if_any()
+        with checking(command.rejected) as check:
+            value = check.amount(command.amount, ["amount"], maximum=self.policy.max_amount)
+            paid = self.ledger.by_kind[EntryKind.BONUS]
+            if value is not None and paid + value > self.policy.max_amount:
+                check.add(
+                    ErrorCode.INVALID_AMOUNT,
+                    "A contract's bonuses add up to at most"
+                    f" {format_amount(self.policy.max_amount)}"
+                    f" ({format_amount(self.policy.max_amount - paid)} left)",
+                    ["amount"],
+                )
+            text = check.text(command.note, ["note"])
         assert value is not None
         if self.status is not ContractStatus.ACTIVE:
             raise refuse(ErrorCode.INVALID_STATE, "A bonus is paid on an active contract only")
@@ -212,16 +193,16 @@ class MilestoneWork(Escrow):
         self._emit(EventType.BONUS_PAID, actor.user_id, amount=value, message=text)
 
 
-def _check_attachments(attachments: Sequence[str], problems: InputProblems) -> list[str]:
+def _check_attachments(attachments: Sequence[str], check: Checks) -> list[str]:
     if len(attachments) > MAX_ATTACHMENTS:
-        problems.add(
+        check.add(
             ErrorCode.INVALID_INPUT,
             f"At most {MAX_ATTACHMENTS} attachments",
             ["attachments"],
         )
     for i, url in enumerate(attachments):
         if not is_web_url(url):
-            problems.add(
+            check.add(
                 ErrorCode.INVALID_INPUT,
                 f"An attachment is an absolute http(s) URL with a host, of at most {MAX_URL}"
                 " characters",
@@ -231,21 +212,21 @@ def _check_attachments(attachments: Sequence[str], problems: InputProblems) -> l
 
 
 def _check_units(
-    milestone: Milestone, units: int | None, requested: int | None, problems: InputProblems
+    milestone: Milestone, units: int | None, requested: int | None, check: Checks
 ) -> int | None:
-    """The submission's units: a piece-rate one asks for units * unitPrice, others none."""
+    """The submission's units: a piece-rate one asks for units * unit price, others none."""
     if not milestone.is_piece_rate:
         if units is not None:
-            problems.add(
+            check.add(
                 ErrorCode.INVALID_INPUT, "units applies to piece-rate milestones only", ["units"]
             )
         return requested
     remaining_units = (milestone.max_units or 0) - milestone.units_released
     if units is None:
-        problems.add(ErrorCode.INVALID_INPUT, "A piece-rate submission needs units", ["units"])
+        check.add(ErrorCode.INVALID_INPUT, "A piece-rate submission needs units", ["units"])
         return requested
     if not 1 <= units <= remaining_units:
-        problems.add(
+        check.add(
             ErrorCode.INVALID_INPUT,
             f"units must be between 1 and the {remaining_units} that remain",
             ["units"],
@@ -253,10 +234,11 @@ def _check_units(
         return requested
     due = units * (milestone.unit_price or 0)
     if requested is not None and requested != due:
-        problems.add(
+        check.add(
             ErrorCode.INVALID_INPUT,
-            f"requestedAmount must equal units * unitPrice ({format_amount(due)})",
-            ["requestedAmount"],
+            f"The requested amount must equal the units times the unit price"
+            f" ({format_amount(due)})",
+            ["requested_amount"],
         )
     return due
 
@@ -269,13 +251,14 @@ def _piece_rate_release(
         raise refuse(
             ErrorCode.INVALID_STATE,
             "A piece-rate milestone is paid for submitted units only",
-            ["milestoneId"],
+            ["milestone_id"],
         )
     due = (submission.units or 0) * (milestone.unit_price or 0)
     if value is not None and value != due:
         raise refuse(
             ErrorCode.INVALID_AMOUNT,
-            f"The amount must equal the submitted units * unitPrice ({format_amount(due)})",
+            "The amount must equal the submitted units times the unit price"
+            f" ({format_amount(due)})",
             ["amount"],
         )
     units_left = (milestone.max_units or 0) - milestone.units_released
@@ -283,6 +266,6 @@ def _piece_rate_release(
         raise refuse(
             ErrorCode.INVALID_STATE,
             "The contract cannot end while units of this milestone remain",
-            ["endContract"],
+            ["end_contract"],
         )
     return due

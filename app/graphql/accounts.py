@@ -7,11 +7,9 @@ from datetime import datetime
 
 import strawberry
 
-from app.auth.tokens import decode_scopes
-from app.db import models
 from app.graphql.enums import Scope
-from app.graphql.ids import encode_id
-from app.graphql.leaf_types import Node
+from app.graphql.leaf_types import Node, global_id, plain_values
+from app.services.records import TokenRecord
 
 
 @strawberry.type(
@@ -31,13 +29,8 @@ class ApiToken(Node):
     )
 
     @classmethod
-    def from_row(cls, row: models.ApiToken) -> ApiToken:
+    def from_record(cls, record: TokenRecord) -> ApiToken:
         return cls(
-            id=strawberry.ID(encode_id("ApiToken", row.id)),
-            name=row.name,
-            scopes=sorted(decode_scopes(row.scopes)),
-            created_at=row.created_at,
-            last_used_at=row.last_used_at,
-            is_session=row.is_session,
-            expires_at=row.expires_at,
+            id=global_id("ApiToken", record.id),
+            **plain_values(cls, record, scopes=sorted(record.scopes)),
         )

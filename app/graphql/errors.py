@@ -1,7 +1,7 @@
-"""The one place where refusals become GraphQL: domain problems become `userErrors`; credential
-and request problems become top-level errors with `extensions.code`; a database that cannot be
-reached just now is `SERVICE_UNAVAILABLE` (retry); anything else unexpected is masked as
-`INTERNAL`."""
+"""The one place where refusals become GraphQL: domain problems become `userErrors`, their
+field paths written in camelCase here; credential and request problems become top-level errors
+with `extensions.code`; a database that cannot be reached just now is `SERVICE_UNAVAILABLE`
+(retry); anything else unexpected is masked as `INTERNAL`."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.utils.str_converters import to_camel_case
 
-from app.db.outage import is_unavailable
 from app.domain.errors import DomainError
 from app.graphql.enums import ErrorCode
 from app.graphql.tracebacks import short_traceback
+from app.services.outage import is_unavailable
 
 logger = logging.getLogger("app.graphql")
 
@@ -31,8 +32,14 @@ class UserError:
 
 
 def user_errors(error: DomainError) -> list[UserError]:
+    """Each problem as a userError, its field path (the command's python names, or already the
+    input's) written as the input's camelCase names; list indices stay as they are."""
     return [
-        UserError(code=p.code, message=p.message, field=list(p.field) if p.field else None)
+        UserError(
+            code=p.code,
+            message=p.message,
+            field=[to_camel_case(part) for part in p.field] if p.field else None,
+        )
         for p in error.problems
     ]
 

@@ -1,5 +1,6 @@
 """The input types of the mutations, one `NameInput` per mutation of the table in mutations.py,
-and the nested inputs they hold."""
+and the nested inputs they hold. Each is read into its command (`app.domain.commands`, whose
+field names are these python names) by `app.graphql.commands`."""
 
 from __future__ import annotations
 
@@ -7,10 +8,7 @@ from datetime import date
 
 import strawberry
 
-from app.domain.changes import UNKNOWN_ID, ChangeDraft
-from app.domain.milestones import MilestoneDraft
 from app.graphql.enums import ChangeAction, Scope
-from app.graphql.ids import decode_id
 from app.graphql.scalars import Decimal
 
 # accounts
@@ -51,16 +49,6 @@ class MilestoneInput:
     due_date: date | None = None
     unit_price: Decimal | None = None
     max_units: int | None = None
-
-    def draft(self) -> MilestoneDraft:
-        return MilestoneDraft(
-            title=self.title,
-            description=self.description,
-            amount=self.amount,
-            due_date=self.due_date,
-            unit_price=self.unit_price,
-            max_units=self.max_units,
-        )
 
 
 @strawberry.input
@@ -145,22 +133,6 @@ class MilestoneChangeInput:
     position: int | None = None
     unit_price: Decimal | None = None
     max_units: int | None = None
-
-    def draft(self) -> ChangeDraft:
-        milestone_id = None
-        if self.milestone_id is not None:
-            milestone_id = decode_id(self.milestone_id, "Milestone") or UNKNOWN_ID
-        return ChangeDraft(
-            action=self.action,
-            milestone_id=milestone_id,
-            title=self.title,
-            description=self.description,
-            amount=self.amount,
-            due_date=self.due_date,
-            position=self.position,
-            unit_price=self.unit_price,
-            max_units=self.max_units,
-        )
 
 
 @strawberry.input

@@ -1,9 +1,8 @@
 """What every object type builds on: the Node interface, Money, users, and reading plain fields.
 
-A plain field (one without a resolver) takes the value of the source's attribute of the same
-name, money from its cents and an enum from its text, so a column shown as is needs only its
-declaration on the type. Strawberry builds types from declarations, not from rows, hence
-`plain_values`.
+A plain field (one without a resolver) takes the value of the record's field of the same name,
+money from its cents, so a field shown as is needs only its declaration on the type. Strawberry
+builds types from declarations, not from records, hence `plain_values`.
 """
 
 from __future__ import annotations
@@ -14,19 +13,24 @@ from typing import Any
 
 import strawberry
 from strawberry.types.base import StrawberryOptional, get_object_definition
-from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.types.private import is_private
 
-from app.db import models
 from app.domain.money import format_amount
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
 from app.graphql.scalars import Decimal
+from app.services.records import UserRecord
 
 
 @strawberry.interface(description="An object with an opaque global id.")
 class Node:
     id: strawberry.ID
+
+
+def global_id(type_name: str, pk: int | None) -> strawberry.ID:
+    """The global id of a stored record (a record read from the database has its id)."""
+    assert pk is not None
+    return strawberry.ID(encode_id(type_name, pk))
 
 
 @strawberry.type
@@ -39,7 +43,7 @@ class Money:
         return cls(amount=Decimal(format_amount(cents)), currency=currency)
 
 
-Read = Callable[[Any, str], Any]  # (stored value, currency) -> field value
+Read = Callable[[Any, str], Any]  # (record's value, currency) -> field value
 
 
 def _same(value: Any, currency: str) -> Any:
@@ -47,15 +51,10 @@ def _same(value: Any, currency: str) -> Any:
 
 
 def _reader(declared: Any) -> Read:
-    """How a plain field declared `declared` is read from a stored value that is not None."""
+    """How a plain field declared `declared` is read from a record's value that is not None."""
     if isinstance(declared, StrawberryOptional):
         declared = declared.of_type
-    if declared is Money:
-        return Money.of
-    if isinstance(declared, StrawberryEnumDefinition):
-        enum = declared.wrapped_cls
-        return lambda value, currency: enum(value)
-    return _same
+    return Money.of if declared is Money else _same
 
 
 @cache
@@ -68,8 +67,9 @@ def _plain_fields(cls: type) -> tuple[tuple[str, Read], ...]:
     )
 
 
-def plain_values(cls: type, source: object, currency: str, **given: Any) -> dict[str, Any]:
-    """`cls`'s plain fields read from `source`'s attributes, except those `given`."""
+def plain_values(cls: type, source: object, currency: str = "", **given: Any) -> dict[str, Any]:
+    """`cls`'s plain fields read from the record `source`, except those `given`; `currency` is
+    that of its money fields (a type without any needs none)."""
     values = {
         name: None if (value := getattr(source, name)) is None else read(value, currency)
         for name, read in _plain_fields(cls)
@@ -81,15 +81,15 @@ def plain_values(cls: type, source: object, currency: str, **given: Any) -> dict
 @strawberry.type
 class User(Node):
     name: str
-    _row: strawberry.Private[models.User]
+    _record: strawberry.Private[UserRecord]
     _is_caller: strawberry.Private[bool] = False
 
     @classmethod
-    def from_row(cls, row: models.User, *, is_caller: bool = False) -> User:
+    def from_record(cls, record: UserRecord, *, is_caller: bool = False) -> User:
         return cls(
-            id=strawberry.ID(encode_id("User", row.id)),
-            name=row.name,
-            _row=row,
+            id=global_id("User", record.id),
+            name=record.name,
+            _record=record,
             _is_caller=is_caller,
         )
 
@@ -97,19 +97,21 @@ class User(Node):
         if self._is_caller:
             return True
         principal = await info.context.principal()
-        return principal is not None and (principal.is_admin or principal.user_id == self._row.id)
+        return principal is not None and (
+            principal.is_admin or principal.user_id == self._record.id
+        )
 
     @strawberry.field(description="Shown only to the user and to admins.")
     async def email(self, info: Info) -> str | None:
-        return self._row.email if await self._shown_to_caller(info) else None
+        return self._record.email if await self._shown_to_caller(info) else None
 
     @strawberry.field(description="Shown only to the user and to admins; null for others.")
     async def is_admin(self, info: Info) -> bool | None:
-        return self._row.is_admin if await self._shown_to_caller(info) else None
+        return self._record.is_admin if await self._shown_to_caller(info) else None
 
 
 async def load_user(info: Info, user_id: int | None) -> User | None:
     if user_id is None:
         return None
-    row = await info.context.loaders.user_by_id.load(user_id)
-    return User.from_row(row) if row is not None else None
+    record = await info.context.loaders.user_by_id.load(user_id)
+    return User.from_record(record) if record is not None else None

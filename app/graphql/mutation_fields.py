@@ -1,6 +1,6 @@
 """The one way a mutation runs, in the spirit of saleor's `BaseMutation`: a mutation is a row
-(`MutationRow`: its name, input type, payload shape, the global ids in its input, and its
-service call), and `mutation_type` turns the rows into the `Mutation` type.
+(`MutationRow`: its name, input type, command type, payload shape, the global ids in its input,
+and its service call), and `mutation_type` turns the rows into the `Mutation` type.
 
 Strawberry reads a field's argument and result types from real classes and a resolver's
 signature, so the `NamePayload` class of each row (a subclass of its payload shape) and its
@@ -8,8 +8,9 @@ resolver are made here rather than written out once per mutation. Every row runs
 
 1. credentials: a token with the WRITE scope, except for the rows with `login_email` (register
    and login), which need none and count against the login rate limit instead;
-2. the row's global ids decode, or the mutation is `NOT_FOUND` on that input field;
-3. the service runs; a `DomainError` becomes the payload's `userErrors`;
+2. the input is read into the row's command (`app.graphql.commands`: global ids, amounts in
+   cents); an input id that names nothing makes the mutation `NOT_FOUND` on that field;
+3. the service runs with the command; a `DomainError` becomes the payload's `userErrors`;
 4. the request's loaders are emptied (a request may hold several mutations, run one after the
    other, and each payload shows the state after its own), and the payload shape reads the
    objects the service touched, fresh.
@@ -27,27 +28,28 @@ from strawberry.tools import create_type
 from strawberry.types.base import has_object_definition
 from strawberry.types.field import StrawberryField
 
-from app.domain.errors import DomainError, ErrorCode, refuse
+from app.domain.commands import Command
+from app.domain.errors import DomainError
 from app.domain.permissions import Actor
+from app.graphql.commands import GlobalId, id_fields, to_command, unmatched_fields
 from app.graphql.context import Info
 from app.graphql.errors import UserError, unauthenticated, user_errors
-from app.graphql.ids import decode_id
 from app.services.accounts import Principal
 from app.services.runtime import Runtime
 
 I = TypeVar("I")  # noqa: E741  the input type
+C = TypeVar("C", bound=Command)  # the command it is read into
 R = TypeVar("R")  # what the service returns
 R_contra = TypeVar("R_contra", contravariant=True)
 
 
 @dataclass(frozen=True)
 class Caller:
-    """What a row's service call and its payload shape are given: the request, the caller's
-    credentials (None for register and login) and the decoded global ids of the input."""
+    """What a row's service call and its payload shape are given: the request and the
+    caller's credentials (None for register and login)."""
 
     info: Info
     credentials: Principal | None
-    ids: Mapping[str, int]
 
     @property
     def runtime(self) -> Runtime:
@@ -79,25 +81,18 @@ class PayloadShape(Protocol[R_contra]):
 
 
 @dataclass(frozen=True)
-class GlobalId:
-    """An input field holding the global id of a node of `type_name`: an id that names no such
-    node is `NOT_FOUND` on the field ("No such <noun>", the type name in lower case unless
-    given), the same answer as for a node that does not exist or is hidden."""
-
-    type_name: str
-    noun: str | None = None
-
-
-@dataclass(frozen=True)
-class MutationRow(Generic[I, R]):
+class MutationRow(Generic[I, C, R]):
     """One mutation. Its GraphQL name is `name`, its input type `NameInput` (the class given
-    as `input`) and its payload type `NamePayload`, made from the shape `payload`."""
+    as `input`), read into the command `Name` (`command`), and its payload type
+    `NamePayload`, made from the shape `payload`. `ids` names the node type of every global
+    id field of the input, nested ones by a dotted path ("changes.milestone_id")."""
 
     name: str
     description: str | None
     input: type[I]
+    command: type[C]
     payload: type[PayloadShape[R]]
-    call: Callable[[Caller, I], Awaitable[R]]
+    call: Callable[[Caller, C], Awaitable[R]]
     ids: Mapping[str, GlobalId] = field(default_factory=dict)
     login_email: Callable[[I], str] | None = None
     """register and login: no token needed; each attempt counts against the login rate limit
@@ -107,31 +102,20 @@ class MutationRow(Generic[I, R]):
         """A misdeclared row stops the schema from being built at all."""
         if self.input.__name__ != f"{self.type_prefix}Input":
             raise TypeError(f"{self.name}: its input type is {self.type_prefix}Input")
+        if self.command.__name__ != self.type_prefix:
+            raise TypeError(f"{self.name}: its command is {self.type_prefix}")
         if not has_object_definition(self.input):
             raise TypeError(f"{self.name}: {self.input.__name__} is not a strawberry input")
-        fields = {f.python_name for f in self.input.__strawberry_definition__.fields}
-        if not set(self.ids) <= fields:
-            raise TypeError(f"{self.name}: ids {sorted(set(self.ids) - fields)} are not inputs")
+        missing = unmatched_fields(self.input, self.command)
+        if missing:
+            raise TypeError(f"{self.name}: {self.type_prefix} lacks {missing}")
+        expected = id_fields(self.input)
+        if set(self.ids) != expected:
+            raise TypeError(f"{self.name}: ids {sorted(self.ids)} are not {sorted(expected)}")
 
     @property
     def type_prefix(self) -> str:
         return self.name[0].upper() + self.name[1:]
-
-    def decode_ids(self, info: Info, input: I) -> dict[str, int]:
-        assert has_object_definition(input)
-        names = info.schema.config.name_converter
-        decoded: dict[str, int] = {}
-        for input_field in input.__strawberry_definition__.fields:
-            global_id = self.ids.get(input_field.python_name)
-            if global_id is None:
-                continue
-            pk = decode_id(getattr(input, input_field.python_name), global_id.type_name)
-            if pk is None:
-                noun = global_id.noun or global_id.type_name.lower()
-                path = [names.get_graphql_name(input_field)]
-                raise refuse(ErrorCode.NOT_FOUND, f"No such {noun}", path)
-            decoded[input_field.python_name] = pk
-        return decoded
 
     async def run(self, payload: type[PayloadShape[R]], info: Info, input: I) -> PayloadShape[R]:
         credentials = None
@@ -139,9 +123,9 @@ class MutationRow(Generic[I, R]):
             credentials = await info.context.require(write=True)
         else:
             await info.context.count_login(self.login_email(input))
+        caller = Caller(info, credentials)
         try:
-            caller = Caller(info, credentials, self.decode_ids(info, input))
-            result = await self.call(caller, input)
+            result = await self.call(caller, to_command(input, self.command, self.ids))
         except DomainError as error:
             return payload(user_errors=user_errors(error))
         finally:
@@ -172,22 +156,23 @@ def mutation(
     name: str,
     description: str | None,
     input: type[I],
+    command: type[C],
     payload: type[PayloadShape[R]],
-    call: Callable[[Caller, I], Awaitable[R]],
+    call: Callable[[Caller, C], Awaitable[R]],
     *,
     ids: Mapping[str, GlobalId] | None = None,
     login_email: Callable[[I], str] | None = None,
-) -> MutationRow[Any, Any]:
-    """A row of the table, its call type-checked against its input and its payload shape (a
+) -> MutationRow[Any, Any, Any]:
+    """A row of the table, its call type-checked against its command and its payload shape (a
     list of rows holds rows of every input type, so the list cannot check them itself)."""
-    return MutationRow(name, description, input, payload, call, ids or {}, login_email)
+    return MutationRow(name, description, input, command, payload, call, ids or {}, login_email)
 
 
-def anonymous(rows: Iterable[MutationRow[Any, Any]]) -> frozenset[str]:
+def anonymous(rows: Iterable[MutationRow[Any, Any, Any]]) -> frozenset[str]:
     """The names of the mutations that need no token."""
     return frozenset(row.name for row in rows if row.login_email is not None)
 
 
-def mutation_type(rows: Iterable[MutationRow[Any, Any]]) -> type:
+def mutation_type(rows: Iterable[MutationRow[Any, Any, Any]]) -> type:
     """The `Mutation` type: one field per row, in the rows' order."""
     return create_type("Mutation", [row.strawberry_field() for row in rows])

@@ -1,12 +1,16 @@
 """Every mutation, one row each: its name and description, its `NameInput` type (inputs.py),
-the shape of its `NamePayload` type (outcomes.py), the global ids its input holds, and the
-service it calls. How a row runs (credentials, ids, refusals as userErrors, fresh loaders and
-the payload read) is `mutation_fields.MutationRow`; the rows' order is the schema's."""
+the command it is read into (`app.domain.commands`, the account ones in
+`app.services.accounts`), the shape of its `NamePayload` type (outcomes.py), the global ids its
+input holds, and the service it calls with the command. How a row runs (credentials, reading
+the command, refusals as userErrors, fresh loaders and the payload read) is
+`mutation_fields.MutationRow`; the rows' order is the schema's."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from app.domain import commands
+from app.graphql.commands import GlobalId
 from app.graphql.inputs import (
     AcceptChangeRequestInput,
     AcceptContractInput,
@@ -32,7 +36,7 @@ from app.graphql.inputs import (
     WithdrawChangeRequestInput,
     WithdrawDisputeInput,
 )
-from app.graphql.mutation_fields import GlobalId, MutationRow, anonymous, mutation
+from app.graphql.mutation_fields import MutationRow, anonymous, mutation
 from app.graphql.outcomes import (
     ApiTokenPayload,
     AuthPayload,
@@ -51,17 +55,16 @@ CHANGE_REQUEST = {"change_request_id": GlobalId("ChangeRequest")}
 REFUND_REQUEST = {"refund_request_id": GlobalId("RefundRequest")}
 DISPUTE = {"dispute_id": GlobalId("Dispute")}
 
-MUTATIONS: list[MutationRow[Any, Any]] = [
+MUTATIONS: list[MutationRow[Any, Any, Any]] = [
     # accounts
     mutation(
         "register",
         "Create an account; returns a session token, which expires after `SESSION_TTL`. "
         "Attempts are limited per client address and per e-mail address.",
         RegisterInput,
+        accounts.Register,
         AuthPayload,
-        lambda c, i: accounts.register(
-            c.runtime, name=i.name, email=i.email, password=i.password, session_ttl=c.session_ttl
-        ),
+        lambda c, cmd: accounts.register(c.runtime, cmd, session_ttl=c.session_ttl),
         login_email=lambda i: i.email,
     ),
     mutation(
@@ -70,20 +73,18 @@ MUTATIONS: list[MutationRow[Any, Any]] = [
         "`SESSION_TTL` and is listed in `apiTokens`. Attempts are limited per client address "
         "and per e-mail address.",
         LoginInput,
+        accounts.Login,
         AuthPayload,
-        lambda c, i: accounts.login(
-            c.runtime, email=i.email, password=i.password, session_ttl=c.session_ttl
-        ),
+        lambda c, cmd: accounts.login(c.runtime, cmd, session_ttl=c.session_ttl),
         login_email=lambda i: i.email,
     ),
     mutation(
         "createApiToken",
         None,
         CreateApiTokenInput,
+        accounts.CreateApiToken,
         IssuedTokenPayload,
-        lambda c, i: accounts.create_api_token(
-            c.runtime, c.principal, name=i.name, scopes=list(i.scopes)
-        ),
+        lambda c, cmd: accounts.create_api_token(c.runtime, c.principal, cmd),
     ),
     mutation(
         "revokeApiToken",
@@ -91,8 +92,9 @@ MUTATIONS: list[MutationRow[Any, Any]] = [
         "and within a second on every WebSocket open with it (its subscriptions end with "
         "UNAUTHENTICATED and the socket closes with 4403).",
         RevokeApiTokenInput,
+        accounts.RevokeApiToken,
         ApiTokenPayload,
-        lambda c, i: accounts.revoke_api_token(c.runtime, c.principal, c.ids["id"]),
+        lambda c, cmd: accounts.revoke_api_token(c.runtime, c.principal, cmd),
         ids={"id": GlobalId("ApiToken", "token")},
     ),
     # contracts and milestones
@@ -100,116 +102,90 @@ MUTATIONS: list[MutationRow[Any, Any]] = [
         "createContract",
         "Offer a contract to a freelancer, with its milestones.",
         CreateContractInput,
+        commands.CreateContract,
         ContractPayload,
-        lambda c, i: contracts.create_contract(
-            c.runtime,
-            c.actor,
-            freelancer_id=c.ids["freelancer_id"],
-            title=i.title,
-            description=i.description,
-            currency=i.currency,
-            milestones=[m.draft() for m in i.milestones],
-        ),
+        lambda c, cmd: contracts.create_contract(c.runtime, c.actor, cmd),
         ids={"freelancer_id": GlobalId("User", "freelancer")},
     ),
     mutation(
         "acceptContract",
         "The freelancer accepts an offer.",
         AcceptContractInput,
+        commands.AcceptContract,
         ContractPayload,
-        lambda c, i: contracts.accept_contract(c.runtime, c.actor, c.ids["contract_id"]),
+        lambda c, cmd: contracts.accept_contract(c.runtime, c.actor, cmd),
         ids=CONTRACT,
     ),
     mutation(
         "declineContract",
         "The freelancer declines an offer; everything is refunded.",
         DeclineContractInput,
+        commands.DeclineContract,
         ContractPayload,
-        lambda c, i: contracts.decline_contract(
-            c.runtime, c.actor, c.ids["contract_id"], i.reason
-        ),
+        lambda c, cmd: contracts.decline_contract(c.runtime, c.actor, cmd),
         ids=CONTRACT,
     ),
     mutation(
         "endContract",
         "End an active contract, or withdraw an offer.",
         EndContractInput,
+        commands.EndContract,
         ContractPayload,
-        lambda c, i: contracts.end_contract(c.runtime, c.actor, c.ids["contract_id"], i.reason),
+        lambda c, cmd: contracts.end_contract(c.runtime, c.actor, cmd),
         ids=CONTRACT,
     ),
     mutation(
         "payBonus",
         "Pay the freelancer a bonus; it bypasses escrow.",
         PayBonusInput,
+        commands.PayBonus,
         ContractPayload,
-        lambda c, i: contracts.pay_bonus(
-            c.runtime,
-            c.actor,
-            c.ids["contract_id"],
-            amount=i.amount,
-            note=i.note,
-            idempotency_key=i.idempotency_key,
-        ),
+        lambda c, cmd: contracts.pay_bonus(c.runtime, c.actor, cmd),
         ids=CONTRACT,
     ),
     mutation(
         "fundMilestone",
         "The client funds the next milestone into escrow.",
         FundMilestoneInput,
+        commands.FundMilestone,
         MilestonePayload,
-        lambda c, i: contracts.fund_milestone(
-            c.runtime, c.actor, c.ids["milestone_id"], i.idempotency_key
-        ),
+        lambda c, cmd: contracts.fund_milestone(c.runtime, c.actor, cmd),
         ids=MILESTONE,
     ),
     mutation(
         "submitMilestone",
         "The freelancer submits work on the active milestone.",
         SubmitMilestoneInput,
+        commands.SubmitMilestone,
         MilestonePayload,
-        lambda c, i: contracts.submit_milestone(
-            c.runtime,
-            c.actor,
-            c.ids["milestone_id"],
-            message=i.message,
-            attachments=i.attachments or [],
-            requested_amount=i.requested_amount,
-            units=i.units,
-        ),
+        lambda c, cmd: contracts.submit_milestone(c.runtime, c.actor, cmd),
         ids=MILESTONE,
     ),
     mutation(
         "requestRevision",
         "The client asks for changes to submitted work.",
         RequestRevisionInput,
+        commands.RequestRevision,
         MilestonePayload,
-        lambda c, i: contracts.request_revision(
-            c.runtime, c.actor, c.ids["milestone_id"], i.message
-        ),
+        lambda c, cmd: contracts.request_revision(c.runtime, c.actor, cmd),
         ids=MILESTONE,
     ),
     mutation(
         "releaseMilestone",
         "The client releases escrow to the freelancer.",
         ReleaseMilestoneInput,
+        commands.ReleaseMilestone,
         MilestonePayload,
-        lambda c, i: contracts.release_milestone(
-            c.runtime,
-            c.actor,
-            c.ids["milestone_id"],
-            amount=i.amount,
-            end_contract=i.end_contract,
-            idempotency_key=i.idempotency_key,
-        ),
+        lambda c, cmd: contracts.release_milestone(c.runtime, c.actor, cmd),
         ids=MILESTONE,
     ),
     mutation(
         "completeMilestone",
         "The client ends a piece-rate milestone; its unpaid escrow becomes available.",
         CompleteMilestoneInput,
+        commands.CompleteMilestone,
         MilestonePayload,
-        lambda c, i: contracts.complete_milestone(c.runtime, c.actor, c.ids["milestone_id"]),
+        lambda c, cmd: contracts.complete_milestone(c.runtime, c.actor, cmd),
         ids=MILESTONE,
     ),
     # change requests, refunds and disputes
@@ -217,96 +193,81 @@ MUTATIONS: list[MutationRow[Any, Any]] = [
         "proposeMilestoneChanges",
         "Propose changes to future milestones of an active contract.",
         ProposeMilestoneChangesInput,
+        commands.ProposeMilestoneChanges,
         ChangeRequestPayload,
-        lambda c, i: requests.propose_changes(
-            c.runtime,
-            c.actor,
-            c.ids["contract_id"],
-            changes=[change.draft() for change in i.changes],
-            message=i.message,
-        ),
-        ids=CONTRACT,
+        lambda c, cmd: requests.propose_changes(c.runtime, c.actor, cmd),
+        ids={**CONTRACT, "changes.milestone_id": GlobalId("Milestone")},
     ),
     mutation(
         "acceptChangeRequest",
         "The other party accepts: every change applies at once.",
         AcceptChangeRequestInput,
+        commands.AcceptChangeRequest,
         ChangeRequestPayload,
-        lambda c, i: requests.accept_change_request(
-            c.runtime, c.actor, c.ids["change_request_id"]
-        ),
+        lambda c, cmd: requests.accept_change_request(c.runtime, c.actor, cmd),
         ids=CHANGE_REQUEST,
     ),
     mutation(
         "declineChangeRequest",
         "The other party declines the change request.",
         DeclineChangeRequestInput,
+        commands.DeclineChangeRequest,
         ChangeRequestPayload,
-        lambda c, i: requests.decline_change_request(
-            c.runtime, c.actor, c.ids["change_request_id"], i.reason
-        ),
+        lambda c, cmd: requests.decline_change_request(c.runtime, c.actor, cmd),
         ids=CHANGE_REQUEST,
     ),
     mutation(
         "withdrawChangeRequest",
         "The proposer withdraws the change request.",
         WithdrawChangeRequestInput,
+        commands.WithdrawChangeRequest,
         ChangeRequestPayload,
-        lambda c, i: requests.withdraw_change_request(
-            c.runtime, c.actor, c.ids["change_request_id"]
-        ),
+        lambda c, cmd: requests.withdraw_change_request(c.runtime, c.actor, cmd),
         ids=CHANGE_REQUEST,
     ),
     mutation(
         "requestRefund",
         "The client asks for an active milestone's escrow back.",
         RequestRefundInput,
+        commands.RequestRefund,
         RefundRequestPayload,
-        lambda c, i: requests.request_refund(
-            c.runtime, c.actor, c.ids["milestone_id"], amount=i.amount, reason=i.reason
-        ),
+        lambda c, cmd: requests.request_refund(c.runtime, c.actor, cmd),
         ids=MILESTONE,
     ),
     mutation(
         "respondToRefundRequest",
         "The freelancer approves or declines a refund request.",
         RespondToRefundRequestInput,
+        commands.RespondToRefundRequest,
         RefundRequestPayload,
-        lambda c, i: requests.answer_refund(
-            c.runtime, c.actor, c.ids["refund_request_id"], approve=i.approve, message=i.message
-        ),
+        lambda c, cmd: requests.answer_refund(c.runtime, c.actor, cmd),
         ids=REFUND_REQUEST,
     ),
     mutation(
         "openDispute",
         "Either party freezes the active milestone for an admin.",
         OpenDisputeInput,
+        commands.OpenDispute,
         DisputePayload,
-        lambda c, i: requests.open_dispute(c.runtime, c.actor, c.ids["milestone_id"], i.reason),
+        lambda c, cmd: requests.open_dispute(c.runtime, c.actor, cmd),
         ids=MILESTONE,
     ),
     mutation(
         "withdrawDispute",
         "Who opened the dispute withdraws it.",
         WithdrawDisputeInput,
+        commands.WithdrawDispute,
         DisputePayload,
-        lambda c, i: requests.withdraw_dispute(c.runtime, c.actor, c.ids["dispute_id"]),
+        lambda c, cmd: requests.withdraw_dispute(c.runtime, c.actor, cmd),
         ids=DISPUTE,
     ),
     mutation(
         "resolveDispute",
         "An admin splits the disputed escrow between the parties.",
         ResolveDisputeInput,
+        commands.ResolveDispute,
         DisputePayload,
-        lambda c, i: requests.resolve_dispute(
-            c.runtime,
-            c.actor,
-            c.ids["dispute_id"],
-            freelancer_amount=i.freelancer_amount,
-            client_amount=i.client_amount,
-            note=i.note,
-            idempotency_key=i.idempotency_key,
-        ),
+        lambda c, cmd: requests.resolve_dispute(c.runtime, c.actor, cmd),
         ids=DISPUTE,
     ),
 ]

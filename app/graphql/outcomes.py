@@ -1,18 +1,18 @@
 """Payload shapes: what every payload of one kind holds, and how it reads, fresh, the objects
 its service touched. A contract use case returns an `Outcome` naming them by id (a refusal
-touched nothing, so its outcome names none); the account services return what they made.
+touched nothing, so its outcome names none); the account services return what they made, which
+`app.services.account_reads` turns into records.
 
 Each `NamePayload` type of the schema is a subclass of one of these, made by
 `mutation_fields.MutationRow`; the shapes themselves are not in the schema."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Self, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Self, TypeVar
 
 import strawberry
 
-from app.db import models
 from app.domain.errors import DomainError
 from app.graphql.accounts import ApiToken
 from app.graphql.errors import UserError, user_errors
@@ -20,9 +20,12 @@ from app.graphql.leaf_types import User
 from app.graphql.mutation_fields import Caller
 from app.graphql.queries import visible_contract, visible_milestone
 from app.graphql.types import ChangeRequest, Contract, Dispute, Milestone, RefundRequest
+from app.services import account_reads, reads
 from app.services.accounts import IssuedToken
+from app.services.records import Owned
 from app.services.unit import Outcome
 
+RecordT = TypeVar("RecordT")
 RequestT = TypeVar("RequestT")
 
 
@@ -75,12 +78,13 @@ class ChangeRequestPayload:
     async def read(cls, caller: Caller, outcome: Outcome) -> Self:
         info = caller.info
         contract = await visible_contract(info, caller.actor, outcome.contract_id)
-        row = None
+        record = None
         if contract is not None and outcome.change_request_id is not None:
-            row = await info.context.loaders.change_request_by_id.load(outcome.change_request_id)
+            loader = info.context.loaders.change_request_by_id
+            record = await loader.load(outcome.change_request_id)
         return cls(
-            change_request=ChangeRequest.from_row(row, contract.currency)
-            if row and contract
+            change_request=ChangeRequest.from_record(record, contract.currency)
+            if record and contract
             else None,
             contract=contract,
             user_errors=outcome_errors(outcome),
@@ -90,16 +94,16 @@ class ChangeRequestPayload:
 async def _milestone_and_request(
     caller: Caller,
     outcome: Outcome,
-    model: Any,
+    find: Callable[[int], Awaitable[Owned[RecordT] | None]],
     request_id: int | None,
-    build: Callable[[Any, str], RequestT],
+    build: Callable[[RecordT, str], RequestT],
 ) -> tuple[Milestone | None, RequestT | None]:
     """The milestone a refund or dispute use case touched and, if it is visible, the request."""
     milestone = await visible_milestone(caller.info, caller.actor, outcome.milestone_id)
     if milestone is None or request_id is None:
         return milestone, None
-    row = await model.filter(id=request_id).first()
-    return milestone, build(row, milestone.amount.currency) if row else None
+    found = await find(request_id)
+    return milestone, build(found.record, milestone.amount.currency) if found else None
 
 
 @strawberry.type
@@ -113,7 +117,11 @@ class RefundRequestPayload:
     @classmethod
     async def read(cls, caller: Caller, outcome: Outcome) -> Self:
         milestone, request = await _milestone_and_request(
-            caller, outcome, models.RefundRequest, outcome.refund_request_id, RefundRequest.from_row
+            caller,
+            outcome,
+            reads.refund_request,
+            outcome.refund_request_id,
+            RefundRequest.from_record,
         )
         return cls(refund_request=request, milestone=milestone, user_errors=outcome_errors(outcome))
 
@@ -129,7 +137,7 @@ class DisputePayload:
     @classmethod
     async def read(cls, caller: Caller, outcome: Outcome) -> Self:
         milestone, dispute = await _milestone_and_request(
-            caller, outcome, models.Dispute, outcome.dispute_id, Dispute.from_row
+            caller, outcome, reads.dispute, outcome.dispute_id, Dispute.from_record
         )
         return cls(dispute=dispute, milestone=milestone, user_errors=outcome_errors(outcome))
 
@@ -143,9 +151,9 @@ class AuthPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    async def read(cls, caller: Caller, session: tuple[models.User, str]) -> Self:
-        user, token = session
-        return cls(user=User.from_row(user, is_caller=True), token=token)
+    async def read(cls, caller: Caller, session: account_reads.Session) -> Self:
+        user, token = account_reads.session_record(session)
+        return cls(user=User.from_record(user, is_caller=True), token=token)
 
 
 @strawberry.type
@@ -158,7 +166,8 @@ class IssuedTokenPayload:
 
     @classmethod
     async def read(cls, caller: Caller, issued: IssuedToken) -> Self:
-        return cls(token=issued.secret, api_token=ApiToken.from_row(issued.token))
+        secret, token = account_reads.issued_record(issued)
+        return cls(token=secret, api_token=ApiToken.from_record(token))
 
 
 @strawberry.type
@@ -169,5 +178,5 @@ class ApiTokenPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    async def read(cls, caller: Caller, token: models.ApiToken) -> Self:
-        return cls(api_token=ApiToken.from_row(token))
+    async def read(cls, caller: Caller, token: account_reads.RevokedToken) -> Self:
+        return cls(api_token=ApiToken.from_record(account_reads.token_record(token)))

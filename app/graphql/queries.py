@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
 import strawberry
 
-from app.db import models
 from app.domain.permissions import Actor
 from app.graphql.accounts import ApiToken
 from app.graphql.context import Info
@@ -26,17 +29,19 @@ from app.graphql.types import (
     Submission,
     load_milestone,
 )
-from app.services import reads
-from app.services.accounts import live_tokens_of
+from app.services import account_reads, reads
+from app.services.records import Owned
+
+RecordT = TypeVar("RecordT")
 
 
 async def visible_contract(info: Info, actor: Actor, contract_id: int | None) -> Contract | None:
     if contract_id is None:
         return None
-    row = await info.context.loaders.contract_by_id.load(contract_id)
-    if row is None or not reads.can_see(actor, row):
+    record = await info.context.loaders.contract_by_id.load(contract_id)
+    if record is None or not reads.can_see(actor, record):
         return None
-    return Contract.from_row(row)
+    return Contract.from_record(record)
 
 
 async def visible_milestone(info: Info, actor: Actor, milestone_id: int | None) -> Milestone | None:
@@ -45,77 +50,45 @@ async def visible_milestone(info: Info, actor: Actor, milestone_id: int | None) 
     milestone = await load_milestone(info, milestone_id)
     if milestone is None:
         return None
-    contract = await info.context.loaders.contract_by_id.load(milestone._row.contract_id)
+    contract = await info.context.loaders.contract_by_id.load(milestone._record.contract_id)
     return milestone if contract is not None and reads.can_see(actor, contract) else None
+
+
+@dataclass(frozen=True)
+class _OwnedType(Generic[RecordT]):
+    """A type of a contract's objects: how one is found by id, and built once it is visible."""
+
+    find: Callable[[int], Awaitable[Owned[RecordT] | None]]
+    build: Callable[[RecordT, str], Node]
+
+
+_OWNED_BY_CONTRACT: dict[str, _OwnedType[Any]] = {
+    "Submission": _OwnedType(reads.submission, Submission.from_record),
+    "ContractEvent": _OwnedType(reads.event, ContractEvent.from_record),
+    "LedgerEntry": _OwnedType(reads.entry, LedgerEntry.from_record),
+    "ChangeRequest": _OwnedType(reads.change_request, ChangeRequest.from_record),
+    "RefundRequest": _OwnedType(reads.refund_request, RefundRequest.from_record),
+    "Dispute": _OwnedType(reads.dispute, Dispute.from_record),
+}
 
 
 async def _resolve_node(info: Info, actor: Actor, type_name: str, pk: int) -> Node | None:
     if type_name == "User":
         user = await info.context.loaders.user_by_id.load(pk)
-        return User.from_row(user) if user else None
+        return User.from_record(user) if user else None
     if type_name == "Contract":
         return await visible_contract(info, actor, pk)
     if type_name == "Milestone":
         return await visible_milestone(info, actor, pk)
     if type_name == "ApiToken":
-        token = await models.ApiToken.filter(id=pk, user_id=actor.user_id).first()
-        return ApiToken.from_row(token) if token else None
-    owner = await _owner_of(type_name, pk)
-    if owner is None:
+        token = await account_reads.own_token(actor.user_id, pk)
+        return ApiToken.from_record(token) if token else None
+    owned_type = _OWNED_BY_CONTRACT.get(type_name)
+    owned = await owned_type.find(pk) if owned_type is not None else None
+    if owned_type is None or owned is None:
         return None
-    row, contract_id = owner
-    contract = await visible_contract(info, actor, contract_id)
-    if contract is None:
-        return None
-    if isinstance(row, models.Submission):
-        return Submission.from_row(row, contract.currency)
-    if isinstance(row, models.ChangeRequest):
-        return ChangeRequest.from_row(row, contract.currency)
-    if isinstance(row, models.RefundRequest):
-        return RefundRequest.from_row(row, contract.currency)
-    if isinstance(row, models.Dispute):
-        return Dispute.from_row(row, contract.currency)
-    if isinstance(row, models.ContractEvent):
-        return ContractEvent.from_row(row, contract.currency)
-    return LedgerEntry.from_row(row, contract.currency)
-
-
-Owned = (
-    models.Submission
-    | models.ContractEvent
-    | models.LedgerEntry
-    | models.ChangeRequest
-    | models.RefundRequest
-    | models.Dispute
-)
-_OWNED_BY_CONTRACT: dict[
-    str,
-    type[
-        models.ContractEvent
-        | models.LedgerEntry
-        | models.ChangeRequest
-        | models.RefundRequest
-        | models.Dispute
-    ],
-] = {
-    "ContractEvent": models.ContractEvent,
-    "LedgerEntry": models.LedgerEntry,
-    "ChangeRequest": models.ChangeRequest,
-    "RefundRequest": models.RefundRequest,
-    "Dispute": models.Dispute,
-}
-
-
-async def _owner_of(type_name: str, pk: int) -> tuple[Owned, int] | None:
-    """A contract's object by type and id, with the id of the contract it belongs to."""
-    model = _OWNED_BY_CONTRACT.get(type_name)
-    if model is not None:
-        row = await model.filter(id=pk).first()
-        return (row, row.contract_id) if row else None
-    if type_name == "Submission":
-        submission = await models.Submission.filter(id=pk).select_related("milestone").first()
-        return (submission, submission.milestone.contract_id) if submission else None
-    return None
+    contract = await visible_contract(info, actor, owned.contract_id)
+    return owned_type.build(owned.record, contract.currency) if contract else None
 
 
 @strawberry.type
@@ -123,9 +96,9 @@ class Query:
     @strawberry.field(description="The caller.")
     async def viewer(self, info: Info) -> User:
         actor = await info.context.actor()
-        row = await info.context.loaders.user_by_id.load(actor.user_id)
-        assert row is not None
-        return User.from_row(row)
+        record = await info.context.loaders.user_by_id.load(actor.user_id)
+        assert record is not None
+        return User.from_record(record)
 
     @strawberry.field(description="Any object by its global id; null if unknown or hidden.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -155,14 +128,14 @@ class Query:
             status=status,
             role=role,
         )
-        for row in page.rows:
-            info.context.loaders.contract_by_id.prime(row.id, row)
+        for record in page.rows:
+            info.context.loaders.contract_by_id.prime(record.id, record)
         edges = [
             ContractEdge(
-                cursor=contracts_cursor(row.created_at, row.id),
-                node=Contract.from_row(row),
+                cursor=contracts_cursor(record.created_at, record.id),
+                node=Contract.from_record(record),
             )
-            for row in page.rows
+            for record in page.rows
         ]
         return ContractConnection(
             edges=edges,
@@ -188,5 +161,5 @@ class Query:
     )
     async def api_tokens(self, info: Info) -> list[ApiToken]:
         actor = await info.context.actor()
-        rows = await live_tokens_of(info.context.runtime, actor.user_id)
-        return [ApiToken.from_row(t) for t in rows]
+        records = await account_reads.live_tokens(info.context.runtime, actor.user_id)
+        return [ApiToken.from_record(t) for t in records]

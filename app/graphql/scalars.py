@@ -1,5 +1,6 @@
-"""Scalars. `Decimal` passes the client's string to the domain untouched, so that a bad amount
-is answered with an `INVALID_AMOUNT` userError rather than a top-level error."""
+"""Scalars. `Decimal` passes the client's string through untouched, so that reading it into
+cents (`app.graphql.commands`) answers a bad amount with an `INVALID_AMOUNT` userError rather
+than a top-level error."""
 
 from __future__ import annotations
 

@@ -16,7 +16,6 @@ from typing import TypeVar
 import strawberry
 from graphql import GraphQLError
 
-from app.db import models
 from app.domain.permissions import Actor
 from app.events.fanout import RESYNC, Feed, Mailbox, Notice, Overflowed
 from app.graphql.context import Info
@@ -25,7 +24,7 @@ from app.graphql.ids import decode_id
 from app.graphql.loaders import Loaders
 from app.graphql.types import ContractEvent, Milestone
 from app.services import reads
-from app.services.mappers import MILESTONES
+from app.services.records import ContractRecord, EventRecord
 from app.services.tracking import watched_state
 
 REPLAY_BATCH = 200
@@ -63,12 +62,12 @@ async def _guarded(stream: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
             raise _shaped(error) from error
 
 
-async def _visible(actor: Actor, global_id: str) -> models.Contract:
+async def _visible(actor: Actor, global_id: str) -> ContractRecord:
     contract_id = decode_id(global_id, "Contract")
-    row = await models.Contract.filter(id=contract_id).first() if contract_id else None
-    if row is None or not reads.can_see(actor, row):
+    contract = await reads.contract_by_id(contract_id) if contract_id else None
+    if contract is None or not reads.can_see(actor, contract):
         raise _not_found()
-    return row
+    return contract
 
 
 async def _next_notice(mailbox: Mailbox[Notice], last_sequence: int | None) -> Notice:
@@ -78,19 +77,19 @@ async def _next_notice(mailbox: Mailbox[Notice], last_sequence: int | None) -> N
         raise resync_required(last_sequence) from None
 
 
-async def _read_events(contract_id: int, sequence: int, limit: int) -> list[models.ContractEvent]:
+async def _read_events(contract_id: int, sequence: int, limit: int) -> list[EventRecord]:
     return await reads.events_after(contract_id, sequence, limit)
 
 
 def _shared(
-    feed: Feed[models.ContractEvent], row: models.ContractEvent, currency: str
+    feed: Feed[EventRecord], record: EventRecord, currency: str
 ) -> tuple[ContractEvent, Loaders]:
     loaders = feed.shared.get("loaders")
     if loaders is None:
         loaders = feed.shared["loaders"] = Loaders()
-    event = feed.shared.get(row.sequence)
+    event = feed.shared.get(record.sequence)
     if event is None:
-        event = feed.shared[row.sequence] = ContractEvent.from_row(row, currency)
+        event = feed.shared[record.sequence] = ContractEvent.from_record(record, currency)
     return event, loaders
 
 
@@ -105,18 +104,19 @@ async def _contract_events(
         fanout.feed(contract.id, _read_events) as feed,
     ):
         if after_sequence is None:
-            fresh = await models.Contract.get(id=contract.id)
+            fresh = await reads.contract_by_id(contract.id)
+            assert fresh is not None
             last = fresh.last_sequence
         else:
             last = max(0, after_sequence)
         while True:
             # Read for itself: the replay, or after falling behind what the feed keeps.
-            rows = await reads.events_after(contract.id, last, REPLAY_BATCH)
-            for row in rows:
+            records = await reads.events_after(contract.id, last, REPLAY_BATCH)
+            for record in records:
                 info.context.loaders = Loaders()
-                yield ContractEvent.from_row(row, contract.currency)
-                last = row.sequence
-            if len(rows) == REPLAY_BATCH:
+                yield ContractEvent.from_record(record, contract.currency)
+                last = record.sequence
+            if len(records) == REPLAY_BATCH:
                 continue  # more to replay
             # Caught up: from now on a wake-up's new events come from the shared feed, and so do
             # the objects built from them and the loaders for their nested fields (rows by id,
@@ -126,10 +126,10 @@ async def _contract_events(
                 new = await feed.after(last)
                 if new is None:
                     break  # further behind than the feed keeps: read for itself again
-                for row in new:
-                    event, info.context.loaders = _shared(feed, row, contract.currency)
+                for record in new:
+                    event, info.context.loaders = _shared(feed, record, contract.currency)
                     yield event
-                    last = row.sequence
+                    last = record.sequence
 
 
 async def _milestone_updated(
@@ -148,8 +148,8 @@ async def _milestone_updated(
         if contract_id is None:
             currencies = await reads.own_contract_currencies(actor)
         seen = {
-            row.id: watched_state(MILESTONES.from_row(row))
-            for row in await reads.milestones_of_contracts(list(currencies))
+            record.id: watched_state(record)
+            for record in await reads.milestones_of_contracts(list(currencies))
         }
         while True:
             notice = await _next_notice(mailbox, None)
@@ -159,18 +159,18 @@ async def _milestone_updated(
                 targets = list(currencies)
             else:
                 if notice.contract_id not in currencies:
-                    new = await models.Contract.filter(id=notice.contract_id).first()
+                    new = await reads.contract_by_id(notice.contract_id)
                     if new is None or actor.user_id not in (new.client_id, new.freelancer_id):
                         continue
                     currencies[new.id] = new.currency
                 targets = [notice.contract_id]
-            for row in await reads.milestones_of_contracts(targets):
-                state = watched_state(MILESTONES.from_row(row))
-                if seen.get(row.id) == state:
+            for record in await reads.milestones_of_contracts(targets):
+                state = watched_state(record)
+                if seen.get(record.id) == state:
                     continue
-                seen[row.id] = state
+                seen[record.id] = state
                 info.context.loaders = Loaders()
-                yield Milestone.from_row(row, currencies[row.contract_id])
+                yield Milestone.from_record(record, currencies[record.contract_id])
 
 
 @strawberry.type

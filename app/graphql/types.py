@@ -1,5 +1,6 @@
-"""The object types of the contract graph. Each holds its row privately and resolves relations
-through the loaders.
+"""The object types of the contract graph. Each is built from a record of the read side
+(`app.services.reads`), holds what it needs of it privately, and resolves relations through
+the loaders.
 
 Milestones, contracts, their events and ledger, and what one party asks of the other (change
 requests, refunds, disputes) point at each other, so they live in this one module; what they
@@ -12,11 +13,13 @@ from datetime import date, datetime
 
 import strawberry
 
-from app.db import models
-from app.domain.milestones import ACTIVE_STATUSES
+from app.domain.milestones import Submission as SubmissionRecord
 from app.domain.money import format_percent
 from app.domain.policy import Policy as DomainPolicy
-from app.domain.requests import MilestoneChange as DomainChange
+from app.domain.requests import ChangeRequest as ChangeRequestRecord
+from app.domain.requests import Dispute as DisputeRecord
+from app.domain.requests import MilestoneChange as ChangeRecord
+from app.domain.requests import RefundRequest as RefundRecord
 from app.graphql.context import Info
 from app.graphql.enums import (
     ChangeAction,
@@ -29,8 +32,7 @@ from app.graphql.enums import (
     RefundStatus,
     SubmissionStatus,
 )
-from app.graphql.ids import encode_id
-from app.graphql.leaf_types import Money, Node, User, load_user, plain_values
+from app.graphql.leaf_types import Money, Node, User, global_id, load_user, plain_values
 from app.graphql.pagination import (
     PageInfo,
     after_entry,
@@ -41,7 +43,7 @@ from app.graphql.pagination import (
 )
 from app.graphql.scalars import Decimal
 from app.services import reads
-from app.services.mappers import change_from_json
+from app.services.records import ContractRecord, EntryRecord, EventRecord, MilestoneRecord
 
 
 @strawberry.type
@@ -54,11 +56,8 @@ class Submission(Node):
     status: SubmissionStatus
 
     @classmethod
-    def from_row(cls, row: models.Submission, currency: str) -> Submission:
-        return cls(
-            id=strawberry.ID(encode_id("Submission", row.id)),
-            **plain_values(cls, row, currency, attachments=list(row.attachments)),
-        )
+    def from_record(cls, record: SubmissionRecord, currency: str) -> Submission:
+        return cls(id=global_id("Submission", record.id), **plain_values(cls, record, currency))
 
 
 @strawberry.type
@@ -79,53 +78,58 @@ class Milestone(Node):
     funded_at: datetime | None
     submitted_at: datetime | None
     released_at: datetime | None
-    _row: strawberry.Private[models.Milestone]
+    _record: strawberry.Private[MilestoneRecord]
     _currency: strawberry.Private[str]
 
     @classmethod
-    def from_row(cls, row: models.Milestone, currency: str) -> Milestone:
+    def from_record(cls, record: MilestoneRecord, currency: str) -> Milestone:
         return cls(
-            id=strawberry.ID(encode_id("Milestone", row.id)),
-            **plain_values(cls, row, currency, position=row.position or 0),
-            _row=row,
+            id=global_id("Milestone", record.id),
+            **plain_values(cls, record, currency),
+            _record=record,
             _currency=currency,
         )
 
     @strawberry.field
     async def contract(self, info: Info) -> Contract:
-        row = await info.context.loaders.contract_by_id.load(self._row.contract_id)
-        assert row is not None
-        return Contract.from_row(row)
+        return await load_contract(info, self._record.contract_id)
 
     @strawberry.field(description="Every submission, oldest first.")
     async def submissions(self, info: Info) -> list[Submission]:
-        rows = await info.context.loaders.submissions_by_milestone.load(self._row.id)
-        return [Submission.from_row(r, self._currency) for r in rows]
+        records = await info.context.loaders.submissions_by_milestone.load(self._record.id)
+        return [Submission.from_record(r, self._currency) for r in records]
 
     @strawberry.field(description="The refund request awaiting the freelancer's answer.")
     async def pending_refund_request(self, info: Info) -> RefundRequest | None:
-        rows = await info.context.loaders.refunds_by_milestone.load(self._row.id)
-        pending = next((r for r in rows if r.status == "PENDING"), None)
-        return RefundRequest.from_row(pending, self._currency) if pending else None
+        records = await info.context.loaders.refunds_by_milestone.load(self._record.id)
+        pending = next((r for r in records if r.status is RefundStatus.PENDING), None)
+        return RefundRequest.from_record(pending, self._currency) if pending else None
 
     @strawberry.field(description="Every refund request of the milestone, oldest first.")
     async def refund_requests(self, info: Info) -> list[RefundRequest]:
-        rows = await info.context.loaders.refunds_by_milestone.load(self._row.id)
-        return [RefundRequest.from_row(r, self._currency) for r in rows]
+        records = await info.context.loaders.refunds_by_milestone.load(self._record.id)
+        return [RefundRequest.from_record(r, self._currency) for r in records]
 
     @strawberry.field(description="The milestone's latest dispute, open or settled.")
     async def dispute(self, info: Info) -> Dispute | None:
-        rows = await info.context.loaders.disputes_by_milestone.load(self._row.id)
-        return Dispute.from_row(rows[-1], self._currency) if rows else None
+        records = await info.context.loaders.disputes_by_milestone.load(self._record.id)
+        return Dispute.from_record(records[-1], self._currency) if records else None
+
+
+async def load_contract(info: Info, contract_id: int) -> Contract:
+    """A contract that a record of it names (so it exists)."""
+    record = await info.context.loaders.contract_by_id.load(contract_id)
+    assert record is not None
+    return Contract.from_record(record)
 
 
 async def load_milestone(info: Info, milestone_id: int) -> Milestone | None:
-    row = await info.context.loaders.milestone_by_id.load(milestone_id)
-    if row is None:
+    record = await info.context.loaders.milestone_by_id.load(milestone_id)
+    if record is None:
         return None
-    contract = await info.context.loaders.contract_by_id.load(row.contract_id)
+    contract = await info.context.loaders.contract_by_id.load(record.contract_id)
     assert contract is not None
-    return Milestone.from_row(row, contract.currency)
+    return Milestone.from_record(record, contract.currency)
 
 
 @strawberry.type
@@ -139,16 +143,11 @@ class LedgerEntry(Node):
     _milestone_id: strawberry.Private[int | None]
 
     @classmethod
-    def from_row(cls, row: models.LedgerEntry, currency: str) -> LedgerEntry:
+    def from_record(cls, record: EntryRecord, currency: str) -> LedgerEntry:
         return cls(
-            id=strawberry.ID(encode_id("LedgerEntry", row.id)),
-            kind=EntryKind(row.kind),
-            amount=Money.of(row.amount, currency),
-            created_at=row.created_at,
-            debit_account=row.debit_account,
-            credit_account=row.credit_account,
-            refunded_fee=EntryKind(row.refunded_fee) if row.refunded_fee else None,
-            _milestone_id=row.milestone_id,
+            id=global_id("LedgerEntry", record.id),
+            **plain_values(cls, record, currency),
+            _milestone_id=record.milestone_id,
         )
 
     @strawberry.field
@@ -192,7 +191,7 @@ class Escrow:
         )
         edges = [
             LedgerEntryEdge(
-                cursor=entries_cursor(r.id), node=LedgerEntry.from_row(r, self._currency)
+                cursor=entries_cursor(r.id), node=LedgerEntry.from_record(r, self._currency)
             )
             for r in page.rows
         ]
@@ -212,40 +211,39 @@ class ContractEvent(Node):
     occurred_at: datetime
     amount: Money | None
     message: str | None
-    _row: strawberry.Private[models.ContractEvent]
+    _record: strawberry.Private[EventRecord]
     _currency: strawberry.Private[str]
 
     @classmethod
-    def from_row(cls, row: models.ContractEvent, currency: str) -> ContractEvent:
+    def from_record(cls, record: EventRecord, currency: str) -> ContractEvent:
         return cls(
-            id=strawberry.ID(encode_id("ContractEvent", row.id)),
-            **plain_values(cls, row, currency),
-            _row=row,
+            id=global_id("ContractEvent", record.id),
+            **plain_values(cls, record, currency),
+            _record=record,
             _currency=currency,
         )
 
     @strawberry.field(description="Who took the step; null for an automatic one.")
     async def actor(self, info: Info) -> User | None:
-        return await load_user(info, self._row.actor_id)
+        return await load_user(info, self._record.actor_id)
 
     @strawberry.field
     async def contract(self, info: Info) -> Contract:
-        row = await info.context.loaders.contract_by_id.load(self._row.contract_id)
-        assert row is not None
-        return Contract.from_row(row)
+        return await load_contract(info, self._record.contract_id)
 
     @strawberry.field
     async def milestone(self, info: Info) -> Milestone | None:
-        if self._row.milestone_id is None:
+        if self._record.milestone_id is None:
             return None
-        return await load_milestone(info, self._row.milestone_id)
+        return await load_milestone(info, self._record.milestone_id)
 
     @strawberry.field
     async def change_request(self, info: Info) -> ChangeRequest | None:
-        if self._row.change_request_id is None:
+        if self._record.change_request_id is None:
             return None
-        row = await info.context.loaders.change_request_by_id.load(self._row.change_request_id)
-        return ChangeRequest.from_row(row, self._currency) if row else None
+        loader = info.context.loaders.change_request_by_id
+        record = await loader.load(self._record.change_request_id)
+        return ChangeRequest.from_record(record, self._currency) if record else None
 
 
 @strawberry.type
@@ -270,61 +268,62 @@ class Contract(Node):
     created_at: datetime
     accepted_at: datetime | None
     ended_at: datetime | None
-    _row: strawberry.Private[models.Contract]
+    _record: strawberry.Private[ContractRecord]
 
     @classmethod
-    def from_row(cls, row: models.Contract) -> Contract:
+    def from_record(cls, record: ContractRecord) -> Contract:
         return cls(
-            id=strawberry.ID(encode_id("Contract", row.id)),
-            **plain_values(cls, row, row.currency),
-            _row=row,
+            id=global_id("Contract", record.id),
+            **plain_values(cls, record, record.currency),
+            _record=record,
         )
 
     @strawberry.field
     async def client(self, info: Info) -> User:
-        user = await load_user(info, self._row.client_id)
+        user = await load_user(info, self._record.client_id)
         assert user is not None
         return user
 
     @strawberry.field
     async def freelancer(self, info: Info) -> User:
-        user = await load_user(info, self._row.freelancer_id)
+        user = await load_user(info, self._record.freelancer_id)
         assert user is not None
         return user
 
     @strawberry.field(description="By position; deleted milestones are absent.")
     async def milestones(self, info: Info) -> list[Milestone]:
-        rows = await info.context.loaders.milestones_by_contract.load(self._row.id)
-        return [Milestone.from_row(r, self._row.currency) for r in rows]
+        records = await info.context.loaders.milestones_by_contract.load(self._record.id)
+        return [Milestone.from_record(r, self._record.currency) for r in records]
 
     @strawberry.field(description="The funded, submitted or disputed milestone, if any.")
     async def active_milestone(self, info: Info) -> Milestone | None:
-        milestones: list[Milestone] = await self.milestones(info)
-        return next((m for m in milestones if m.status in ACTIVE_STATUSES), None)
+        records = await info.context.loaders.milestones_by_contract.load(self._record.id)
+        active = next((r for r in records if r.is_active), None)
+        return Milestone.from_record(active, self._record.currency) if active else None
 
     @strawberry.field(description="The change request awaiting an answer, if any.")
     async def pending_change_request(self, info: Info) -> ChangeRequest | None:
-        rows = await info.context.loaders.change_requests_by_contract.load(self._row.id)
-        pending = next((r for r in rows if r.status == "PENDING"), None)
-        return ChangeRequest.from_row(pending, self._row.currency) if pending else None
+        records = await info.context.loaders.change_requests_by_contract.load(self._record.id)
+        pending = next((r for r in records if r.status is ChangeRequestStatus.PENDING), None)
+        return ChangeRequest.from_record(pending, self._record.currency) if pending else None
 
     @strawberry.field(description="Every change request, oldest first.")
     async def change_requests(self, info: Info) -> list[ChangeRequest]:
-        rows = await info.context.loaders.change_requests_by_contract.load(self._row.id)
-        return [ChangeRequest.from_row(r, self._row.currency) for r in rows]
+        records = await info.context.loaders.change_requests_by_contract.load(self._record.id)
+        return [ChangeRequest.from_record(r, self._record.currency) for r in records]
 
     @strawberry.field
     async def escrow(self, info: Info) -> Escrow:
-        totals = await info.context.loaders.ledger_totals_by_contract.load(self._row.id)
-        milestones = await info.context.loaders.milestones_by_contract.load(self._row.id)
-        currency = self._row.currency
+        totals = await info.context.loaders.ledger_totals_by_contract.load(self._record.id)
+        milestones = await info.context.loaders.milestones_by_contract.load(self._record.id)
+        currency = self._record.currency
         return Escrow(
             held=Money.of(totals.held, currency),
             available=Money.of(totals.held - reads.allocated(milestones), currency),
             total_funded=Money.of(totals.total_funded, currency),
             total_released=Money.of(totals.total_released, currency),
             total_refunded=Money.of(totals.total_refunded, currency),
-            _contract_id=self._row.id,
+            _contract_id=self._record.id,
             _currency=currency,
         )
 
@@ -333,12 +332,12 @@ class Contract(Node):
         self, first: int | None = None, after: str | None = None
     ) -> ContractEventConnection:
         page = await reads.events_page(
-            self._row.id, first=page_size(first), after=after_event(after)
+            self._record.id, first=page_size(first), after=after_event(after)
         )
         edges = [
             ContractEventEdge(
                 cursor=events_cursor(r.sequence),
-                node=ContractEvent.from_row(r, self._row.currency),
+                node=ContractEvent.from_record(r, self._record.currency),
             )
             for r in page.rows
         ]
@@ -377,7 +376,7 @@ class MilestoneChange:
     _milestone_id: strawberry.Private[int | None]
 
     @classmethod
-    def of(cls, change: DomainChange, currency: str) -> MilestoneChange:
+    def of(cls, change: ChangeRecord, currency: str) -> MilestoneChange:
         return cls(**plain_values(cls, change, currency), _milestone_id=change.milestone_id)
 
     @strawberry.field(description="The milestone changed (for ADD, the one created on accept).")
@@ -398,16 +397,16 @@ class ChangeRequest(Node):
     _proposed_by: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: models.ChangeRequest, currency: str) -> ChangeRequest:
+    def from_record(cls, record: ChangeRequestRecord, currency: str) -> ChangeRequest:
         return cls(
-            id=strawberry.ID(encode_id("ChangeRequest", row.id)),
+            id=global_id("ChangeRequest", record.id),
             **plain_values(
                 cls,
-                row,
+                record,
                 currency,
-                changes=[MilestoneChange.of(change_from_json(c), currency) for c in row.changes],
+                changes=[MilestoneChange.of(c, currency) for c in record.changes],
             ),
-            _proposed_by=row.proposed_by_id,
+            _proposed_by=record.proposed_by,
         )
 
     @strawberry.field
@@ -431,11 +430,11 @@ class RefundRequest(Node):
     _milestone_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: models.RefundRequest, currency: str) -> RefundRequest:
+    def from_record(cls, record: RefundRecord, currency: str) -> RefundRequest:
         return cls(
-            id=strawberry.ID(encode_id("RefundRequest", row.id)),
-            **plain_values(cls, row, currency),
-            _milestone_id=row.milestone_id,
+            id=global_id("RefundRequest", record.id),
+            **plain_values(cls, record, currency),
+            _milestone_id=record.milestone_id,
         )
 
     @strawberry.field
@@ -462,34 +461,34 @@ class Dispute(Node):
     status: DisputeStatus
     created_at: datetime
     resolution: DisputeResolution | None
-    _row: strawberry.Private[models.Dispute]
+    _record: strawberry.Private[DisputeRecord]
 
     @classmethod
-    def from_row(cls, row: models.Dispute, currency: str) -> Dispute:
+    def from_record(cls, record: DisputeRecord, currency: str) -> Dispute:
         resolution = None
-        if row.status == DisputeStatus.RESOLVED and row.resolved_at is not None:
+        if record.status is DisputeStatus.RESOLVED and record.resolved_at is not None:
             resolution = DisputeResolution(
-                freelancer_amount=Money.of(row.freelancer_amount or 0, currency),
-                client_amount=Money.of(row.client_amount or 0, currency),
-                note=row.note,
-                resolved_at=row.resolved_at,
-                _resolved_by=row.resolved_by_id,
+                freelancer_amount=Money.of(record.freelancer_amount or 0, currency),
+                client_amount=Money.of(record.client_amount or 0, currency),
+                note=record.note,
+                resolved_at=record.resolved_at,
+                _resolved_by=record.resolved_by,
             )
         return cls(
-            id=strawberry.ID(encode_id("Dispute", row.id)),
-            **plain_values(cls, row, currency, resolution=resolution),
-            _row=row,
+            id=global_id("Dispute", record.id),
+            **plain_values(cls, record, currency, resolution=resolution),
+            _record=record,
         )
 
     @strawberry.field
     async def opened_by(self, info: Info) -> User:
-        user = await load_user(info, self._row.opened_by_id)
+        user = await load_user(info, self._record.opened_by)
         assert user is not None
         return user
 
     @strawberry.field
     async def milestone(self, info: Info) -> Milestone | None:
-        return await load_milestone(info, self._row.milestone_id)
+        return await load_milestone(info, self._record.milestone_id)
 
 
 @strawberry.type

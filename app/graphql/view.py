@@ -32,10 +32,10 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
 from app.auth.tokens import bearer_token
-from app.db.outage import is_unavailable
 from app.graphql.context import Context, Safeguards
 from app.graphql.errors import UNAVAILABLE_MESSAGE, ApiError, logger
 from app.graphql.sockets import GuardedLegacyWSHandler, GuardedTransportWSHandler
+from app.services.outage import is_unavailable
 from app.services.runtime import Runtime
 
 

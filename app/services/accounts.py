@@ -1,7 +1,10 @@
 """Accounts and credentials: registration, login, API tokens, and who a token belongs to.
 
 argon2 hashes and verifies in a worker thread (it releases the GIL), so that a burst of logins
-does not hold the event loop for everyone else: ~0.1 s of CPU each."""
+does not hold the event loop for everyone else: ~0.1 s of CPU each.
+
+The account mutations' commands are here rather than in `app.domain.commands`, as their scopes
+are `app.auth`'s."""
 
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ from tortoise.transactions import in_transaction
 from app.auth.passwords import hash_password, verify_password
 from app.auth.tokens import Scope, decode_scopes, encode_scopes, new_token, token_digest
 from app.db import models
-from app.domain.errors import ErrorCode, InputProblems, refuse
+from app.domain.checks import checking
+from app.domain.commands import Command
+from app.domain.errors import ErrorCode, refuse
 from app.domain.permissions import Actor
 from app.services.runtime import Runtime
 
@@ -45,6 +50,30 @@ class Principal:
         return Actor(user_id=self.user_id, is_admin=self.is_admin)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Register(Command):
+    name: str
+    email: str
+    password: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Login(Command):
+    email: str
+    password: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateApiToken(Command):
+    name: str
+    scopes: tuple[Scope, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeApiToken(Command):
+    id: int
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     secret: str
@@ -56,18 +85,17 @@ def normalise_email(email: str) -> str:
 
 
 def _check_new_user(name: str, email: str, password: str) -> None:
-    problems = InputProblems()
-    if not name.strip() or len(name) > 200:
-        problems.add(ErrorCode.INVALID_INPUT, "A name has 1 to 200 characters", ["name"])
-    if not _EMAIL.match(email) or len(email) > MAX_EMAIL:
-        problems.add(ErrorCode.INVALID_INPUT, "Not an e-mail address", ["email"])
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        problems.add(
-            ErrorCode.INVALID_INPUT,
-            f"A password has at least {MIN_PASSWORD} characters",
-            ["password"],
-        )
-    problems.raise_if_any()
+    with checking() as check:
+        if not name.strip() or len(name) > 200:
+            check.add(ErrorCode.INVALID_INPUT, "A name has 1 to 200 characters", ["name"])
+        if not _EMAIL.match(email) or len(email) > MAX_EMAIL:
+            check.add(ErrorCode.INVALID_INPUT, "Not an e-mail address", ["email"])
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            check.add(
+                ErrorCode.INVALID_INPUT,
+                f"A password has at least {MIN_PASSWORD} characters",
+                ["password"],
+            )
 
 
 async def create_user(
@@ -111,10 +139,10 @@ async def _issue(
 
 
 async def register(
-    runtime: Runtime, *, name: str, email: str, password: str, session_ttl: timedelta = SESSION_TTL
+    runtime: Runtime, command: Register, *, session_ttl: timedelta = SESSION_TTL
 ) -> tuple[models.User, str]:
     async with in_transaction():
-        user = await create_user(name=name, email=email, password=password)
+        user = await create_user(name=command.name, email=command.email, password=command.password)
         issued = await _issue(
             runtime, user.id, SESSION_TOKEN_NAME, set(Scope), session_ttl=session_ttl
         )
@@ -122,13 +150,13 @@ async def register(
 
 
 async def login(
-    runtime: Runtime, *, email: str, password: str, session_ttl: timedelta = SESSION_TTL
+    runtime: Runtime, command: Login, *, session_ttl: timedelta = SESSION_TTL
 ) -> tuple[models.User, str]:
-    email = normalise_email(email)
+    email = normalise_email(command.email)
     # no stored address is longer (the column holds MAX_EMAIL): a longer one is no user
     user = await models.User.filter(email=email).first() if len(email) <= MAX_EMAIL else None
     verified = await asyncio.to_thread(
-        verify_password, user.password_hash if user else None, password
+        verify_password, user.password_hash if user else None, command.password
     )
     if not verified or user is None:
         raise refuse(ErrorCode.INVALID_CREDENTIALS, "Wrong e-mail address or password")
@@ -142,29 +170,25 @@ async def issue_token_for(runtime: Runtime, user_id: int, name: str) -> str:
 
 
 async def create_api_token(
-    runtime: Runtime, principal: Principal, *, name: str, scopes: list[Scope]
+    runtime: Runtime, principal: Principal, command: CreateApiToken
 ) -> IssuedToken:
-    problems = InputProblems()
-    if not name.strip() or len(name) > 200:
-        problems.add(ErrorCode.INVALID_INPUT, "A token name has 1 to 200 characters", ["name"])
-    if not scopes:
-        problems.add(ErrorCode.INVALID_INPUT, "A token needs at least one scope", ["scopes"])
-    elif not set(scopes) <= principal.scopes:
-        problems.add(
-            ErrorCode.NOT_PERMITTED, "A token cannot grant more than yours has", ["scopes"]
-        )
-    problems.raise_if_any()
-    return await _issue(runtime, principal.user_id, name.strip(), set(scopes))
+    name, scopes = command.name, set(command.scopes)
+    with checking(command.rejected) as check:
+        if not name.strip() or len(name) > 200:
+            check.add(ErrorCode.INVALID_INPUT, "A token name has 1 to 200 characters", ["name"])
+        if not scopes:
+            check.add(ErrorCode.INVALID_INPUT, "A token needs at least one scope", ["scopes"])
+        elif not scopes <= principal.scopes:
+            check.add(
+                ErrorCode.NOT_PERMITTED, "A token cannot grant more than yours has", ["scopes"]
+            )
+    return await _issue(runtime, principal.user_id, name.strip(), scopes)
 
 
 async def revoke_api_token(
-    runtime: Runtime, principal: Principal, token_id: int | None
+    runtime: Runtime, principal: Principal, command: RevokeApiToken
 ) -> models.ApiToken:
-    token = (
-        await models.ApiToken.filter(id=token_id, user_id=principal.user_id).first()
-        if token_id is not None
-        else None
-    )
+    token = await models.ApiToken.filter(id=command.id, user_id=principal.user_id).first()
     if token is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such token", ["id"])
     if token.revoked_at is None:
@@ -209,7 +233,5 @@ async def dead_tokens(runtime: Runtime, token_ids: Collection[int]) -> set[int]:
     """Which of these tokens no longer work (revoked, expired or gone), in one statement."""
     if not token_ids:
         return set()
-    live = await models.ApiToken.filter(_live(runtime.clock()), id__in=list(token_ids)).values(
-        "id"
-    )
+    live = await models.ApiToken.filter(_live(runtime.clock()), id__in=list(token_ids)).values("id")
     return set(token_ids) - {row["id"] for row in live}

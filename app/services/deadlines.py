@@ -15,11 +15,11 @@ import logging
 from datetime import timedelta
 
 from app.db import models
-from app.db.outage import is_unavailable
 from app.domain.contract import Contract
 from app.domain.milestones import MilestoneStatus
 from app.domain.permissions import Actor
 from app.domain.requests import RefundStatus
+from app.services.outage import is_unavailable
 from app.services.runtime import Runtime
 from app.services.unit import Touched, run_on_contract
 

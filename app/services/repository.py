@@ -161,6 +161,15 @@ async def save_contract(loaded: Loaded, conn: Connection) -> list[int]:
     if updated != 1:
         raise VersionConflict(f"contract {contract.id} changed concurrently")
     await _insert_milestones(contract, conn)
+    await _save_milestones(loaded, conn)
+    await _save_requests(loaded, conn)
+    await _append(contract, conn)
+    return loaded.watched_changes(new)
+
+
+async def _save_milestones(loaded: Loaded, conn: Connection) -> None:
+    """The deleted, changed and submitted milestones of a loaded aggregate."""
+    contract = loaded.contract
     for milestone in contract.deleted_milestones:
         await (
             models.Milestone.filter(id=milestone.id)
@@ -189,9 +198,6 @@ async def save_contract(loaded: Loaded, conn: Connection) -> list[int]:
                 .using_db(conn)
                 .update(status=submission.status)
             )
-    await _save_requests(loaded, conn)
-    await _append(contract, conn)
-    return loaded.watched_changes(new)
 
 
 async def _save_request(

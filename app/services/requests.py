@@ -1,146 +1,140 @@
-"""Use cases for what one party asks of the other: refunds, disputes and change requests."""
+"""Use cases for what one party asks of the other: refunds, disputes and change requests, each
+taking its command (`app.domain.commands`)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from tortoise.models import Model
 
 from app.db import models
-from app.domain.changes import ChangeDraft
+from app.domain.commands import (
+    AcceptChangeRequest,
+    DeclineChangeRequest,
+    OpenDispute,
+    ProposeMilestoneChanges,
+    RequestRefund,
+    ResolveDispute,
+    RespondToRefundRequest,
+    WithdrawChangeRequest,
+    WithdrawDispute,
+)
 from app.domain.contract import Contract
 from app.domain.errors import ErrorCode, refuse
 from app.domain.permissions import Action, Actor
 from app.services.runtime import Runtime
-from app.services.unit import Idempotency, Outcome, Touched, run_on_contract
+from app.services.unit import (
+    ContractAction,
+    Outcome,
+    Touched,
+    idempotency,
+    noun_of,
+    run_on_contract,
+)
 
 
 async def _contract_of(model: type[Model], pk: int, field: str) -> int:
     row = await model.filter(id=pk).only("id", "contract_id").first()
     if row is None:
-        raise refuse(ErrorCode.NOT_FOUND, f"No such {field.removesuffix('Id')}", [field])
+        raise refuse(ErrorCode.NOT_FOUND, f"No such {noun_of(field)}", [field])
     contract_id: int = row.contract_id  # type: ignore[attr-defined]
     return contract_id
 
 
-async def request_refund(
-    runtime: Runtime, actor: Actor, milestone_id: int, *, amount: str | None, reason: str | None
-) -> Outcome:
+async def request_refund(runtime: Runtime, actor: Actor, command: RequestRefund) -> Outcome:
     def act(contract: Contract) -> Touched:
-        request = contract.request_refund(actor, milestone_id, amount, reason)
-        return Touched(milestone=contract.milestone(milestone_id), refund=request)
+        request = contract.request_refund(actor, command)
+        return Touched(milestone=contract.milestone(command.milestone_id), refund=request)
 
-    contract_id = await _contract_of(models.Milestone, milestone_id, "milestoneId")
-    return await run_on_contract(runtime, actor, contract_id, act, field="milestoneId")
+    contract_id = await _contract_of(models.Milestone, command.milestone_id, "milestone_id")
+    return await run_on_contract(runtime, actor, contract_id, act, field="milestone_id")
 
 
-async def answer_refund(
-    runtime: Runtime, actor: Actor, refund_id: int, *, approve: bool, message: str | None
-) -> Outcome:
+async def answer_refund(runtime: Runtime, actor: Actor, command: RespondToRefundRequest) -> Outcome:
     def act(contract: Contract) -> Touched:
-        request = contract.answer_refund(actor, refund_id, approve=approve, message=message)
+        request = contract.answer_refund(actor, command)
         return Touched(milestone=contract.milestone(request.milestone_id), refund=request)
 
-    contract_id = await _contract_of(models.RefundRequest, refund_id, "refundRequestId")
-    return await run_on_contract(runtime, actor, contract_id, act, field="refundRequestId")
+    field = "refund_request_id"
+    contract_id = await _contract_of(models.RefundRequest, command.refund_request_id, field)
+    return await run_on_contract(runtime, actor, contract_id, act, field=field)
 
 
-async def open_dispute(
-    runtime: Runtime, actor: Actor, milestone_id: int, reason: str | None
-) -> Outcome:
+async def open_dispute(runtime: Runtime, actor: Actor, command: OpenDispute) -> Outcome:
     def act(contract: Contract) -> Touched:
-        dispute = contract.open_dispute(actor, milestone_id, reason)
-        return Touched(milestone=contract.milestone(milestone_id), dispute=dispute)
+        dispute = contract.open_dispute(actor, command)
+        return Touched(milestone=contract.milestone(command.milestone_id), dispute=dispute)
 
-    contract_id = await _contract_of(models.Milestone, milestone_id, "milestoneId")
-    return await run_on_contract(runtime, actor, contract_id, act, field="milestoneId")
+    contract_id = await _contract_of(models.Milestone, command.milestone_id, "milestone_id")
+    return await run_on_contract(runtime, actor, contract_id, act, field="milestone_id")
 
 
-async def withdraw_dispute(runtime: Runtime, actor: Actor, dispute_id: int) -> Outcome:
+async def withdraw_dispute(runtime: Runtime, actor: Actor, command: WithdrawDispute) -> Outcome:
     def act(contract: Contract) -> Touched:
-        dispute = contract.withdraw_dispute(actor, dispute_id)
+        dispute = contract.withdraw_dispute(actor, command.dispute_id)
         return Touched(milestone=contract.milestone(dispute.milestone_id), dispute=dispute)
 
-    contract_id = await _contract_of(models.Dispute, dispute_id, "disputeId")
-    return await run_on_contract(runtime, actor, contract_id, act, field="disputeId")
+    contract_id = await _contract_of(models.Dispute, command.dispute_id, "dispute_id")
+    return await run_on_contract(runtime, actor, contract_id, act, field="dispute_id")
 
 
-async def resolve_dispute(
-    runtime: Runtime,
-    actor: Actor,
-    dispute_id: int,
-    *,
-    freelancer_amount: str,
-    client_amount: str,
-    note: str | None,
-    idempotency_key: str | None,
-) -> Outcome:
+async def resolve_dispute(runtime: Runtime, actor: Actor, command: ResolveDispute) -> Outcome:
     def act(contract: Contract) -> Touched:
-        dispute = contract.resolve_dispute(
-            actor,
-            dispute_id,
-            freelancer_amount=freelancer_amount,
-            client_amount=client_amount,
-            note=note,
-        )
+        dispute = contract.resolve_dispute(actor, command)
         return Touched(milestone=contract.milestone(dispute.milestone_id), dispute=dispute)
 
-    idempotency = (
-        Idempotency(
-            mutation="resolveDispute",
-            key=idempotency_key,
-            action=Action.RESOLVE_DISPUTE,
-            request={
-                "disputeId": dispute_id,
-                "freelancerAmount": freelancer_amount,
-                "clientAmount": client_amount,
-                "note": note,
-            },
-        )
-        if idempotency_key is not None
-        else None
-    )
-    contract_id = await _contract_of(models.Dispute, dispute_id, "disputeId")
+    contract_id = await _contract_of(models.Dispute, command.dispute_id, "dispute_id")
     return await run_on_contract(
-        runtime, actor, contract_id, act, idempotency=idempotency, field="disputeId"
+        runtime,
+        actor,
+        contract_id,
+        act,
+        idempotency=idempotency(Action.RESOLVE_DISPUTE, command),
+        field="dispute_id",
     )
 
 
 async def propose_changes(
-    runtime: Runtime,
-    actor: Actor,
-    contract_id: int,
-    *,
-    changes: Sequence[ChangeDraft],
-    message: str | None,
+    runtime: Runtime, actor: Actor, command: ProposeMilestoneChanges
 ) -> Outcome:
     def act(contract: Contract) -> Touched:
-        return Touched(change_request=contract.propose_changes(actor, changes, message))
+        return Touched(change_request=contract.propose_changes(actor, command))
 
-    return await run_on_contract(runtime, actor, contract_id, act)
+    return await run_on_contract(runtime, actor, command.contract_id, act)
 
 
-async def accept_change_request(runtime: Runtime, actor: Actor, request_id: int) -> Outcome:
+async def accept_change_request(
+    runtime: Runtime, actor: Actor, command: AcceptChangeRequest
+) -> Outcome:
     def act(contract: Contract) -> Touched:
-        return Touched(change_request=contract.accept_change_request(actor, request_id))
+        return Touched(
+            change_request=contract.accept_change_request(actor, command.change_request_id)
+        )
 
-    contract_id = await _contract_of(models.ChangeRequest, request_id, "changeRequestId")
-    return await run_on_contract(runtime, actor, contract_id, act, field="changeRequestId")
+    return await _on_change_request(runtime, actor, command.change_request_id, act)
 
 
 async def decline_change_request(
-    runtime: Runtime, actor: Actor, request_id: int, reason: str | None
+    runtime: Runtime, actor: Actor, command: DeclineChangeRequest
 ) -> Outcome:
     def act(contract: Contract) -> Touched:
-        return Touched(change_request=contract.decline_change_request(actor, request_id, reason))
+        return Touched(change_request=contract.decline_change_request(actor, command))
 
-    contract_id = await _contract_of(models.ChangeRequest, request_id, "changeRequestId")
-    return await run_on_contract(runtime, actor, contract_id, act, field="changeRequestId")
+    return await _on_change_request(runtime, actor, command.change_request_id, act)
 
 
-async def withdraw_change_request(runtime: Runtime, actor: Actor, request_id: int) -> Outcome:
+async def withdraw_change_request(
+    runtime: Runtime, actor: Actor, command: WithdrawChangeRequest
+) -> Outcome:
     def act(contract: Contract) -> Touched:
-        return Touched(change_request=contract.withdraw_change_request(actor, request_id))
+        return Touched(
+            change_request=contract.withdraw_change_request(actor, command.change_request_id)
+        )
 
-    contract_id = await _contract_of(models.ChangeRequest, request_id, "changeRequestId")
-    return await run_on_contract(runtime, actor, contract_id, act, field="changeRequestId")
+    return await _on_change_request(runtime, actor, command.change_request_id, act)
+
+
+async def _on_change_request(
+    runtime: Runtime, actor: Actor, request_id: int, act: ContractAction
+) -> Outcome:
+    field = "change_request_id"
+    contract_id = await _contract_of(models.ChangeRequest, request_id, field)
+    return await run_on_contract(runtime, actor, contract_id, act, field=field)

@@ -8,16 +8,19 @@ whole use case on fresh state.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import date
 from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.db import models
+from app.domain.commands import Command
 from app.domain.contract import Contract
 from app.domain.errors import DomainError, ErrorCode, Problem, refuse
 from app.domain.milestones import Milestone
@@ -91,17 +94,45 @@ ContractAction = Callable[[Contract], Touched]
 
 @dataclass(frozen=True)
 class Idempotency:
-    """An idempotency key and the request it was sent with."""
+    """An idempotency key and the command it was sent with. A key is kept per user and
+    action (`Action.PAY_BONUS`, ...), the action's value stored as its scope."""
 
-    mutation: str
-    key: str
-    request: Mapping[str, Any]
     action: Action
+    key: str
+    command: Command
 
     @property
     def request_hash(self) -> str:
-        canonical = json.dumps(self.request, sort_keys=True, default=str)
+        """The command's fields but the key, as canonical JSON of their typed values: amounts
+        in cents, so "10" and "10.00" are the same request."""
+        request = {
+            f.name: getattr(self.command, f.name)
+            for f in fields(self.command)
+            if f.name != "idempotency_key"
+        }
+        canonical = json.dumps(request, sort_keys=True, default=_json_value)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotency(action: Action, command: Command) -> Idempotency | None:
+    """The key a command was sent with, if any (`idempotency_key`)."""
+    key: str | None = getattr(command, "idempotency_key", None)
+    return Idempotency(action, key, command) if key is not None else None
+
+
+def _json_value(value: object) -> object:
+    """The JSON form of a command value that is not JSON already: a nested record, a problem
+    the edge found (its message keeps the refused text apart) or a date."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a command value")
+
+
+def noun_of(field: str) -> str:
+    """What an id field names: "change_request_id" names a change request."""
+    return field.removesuffix("_id").replace("_", " ")
 
 
 async def contract_id_of_milestone(milestone_id: int) -> int | None:
@@ -120,7 +151,7 @@ async def run_on_contract(
     act: ContractAction,
     *,
     idempotency: Idempotency | None = None,
-    field: str = "contractId",
+    field: str = "contract_id",
 ) -> Outcome:
     """Run `act` on the contract in one transaction; refusals are raised as DomainError.
 
@@ -142,7 +173,7 @@ async def _attempt(
     idempotency: Idempotency | None,
     field: str,
 ) -> Outcome:
-    not_found = refuse(ErrorCode.NOT_FOUND, f"No such {field.removesuffix('Id')}", [field])
+    not_found = refuse(ErrorCode.NOT_FOUND, f"No such {noun_of(field)}", [field])
     refusal: DomainError | None = None
     saved = Saved(runtime)
     async with in_transaction() as conn:
@@ -192,11 +223,11 @@ async def _run(
         raise refuse(
             ErrorCode.INVALID_INPUT,
             f"An idempotency key is at most {MAX_KEY_LENGTH} characters",
-            ["idempotencyKey"],
+            ["idempotency_key"],
         )
     stored = (
         await models.IdempotencyKey.filter(
-            user_id=actor.user_id, mutation=idempotency.mutation, key=idempotency.key
+            user_id=actor.user_id, mutation=idempotency.action.value, key=idempotency.key
         )
         .using_db(conn)
         .first()
@@ -206,7 +237,7 @@ async def _run(
             raise refuse(
                 ErrorCode.IDEMPOTENCY_KEY_REUSED,
                 "This idempotency key was used with a different request",
-                ["idempotencyKey"],
+                ["idempotency_key"],
             )
         return Outcome.from_json(stored.outcome)
     try:
@@ -216,7 +247,7 @@ async def _run(
     await models.IdempotencyKey.create(
         using_db=conn,
         user_id=actor.user_id,
-        mutation=idempotency.mutation,
+        mutation=idempotency.action.value,
         key=idempotency.key,
         request_hash=idempotency.request_hash,
         outcome=outcome.to_json(),

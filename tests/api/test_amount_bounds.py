@@ -101,9 +101,7 @@ async def test_two_huge_piece_rate_fundings_cannot_overflow_the_books(
     # was INTERNAL for good.
     huge = [piece_rate(MAX, 50_000_000, "One"), piece_rate(MAX, 50_000_000, "Two")]
 
-    payload = await raw_create_contract(
-        api, parties.client.token, parties.freelancer.id, huge
-    )
+    payload = await raw_create_contract(api, parties.client.token, parties.freelancer.id, huge)
 
     assert refusal(payload) == [
         ("INVALID_AMOUNT", ["milestones", "0", "amount"]),

@@ -393,7 +393,8 @@ async def test_an_unexpected_error_is_logged_with_its_stack_but_no_value_whole(
 ) -> None:
     email = "x" * 5000 + "@example.com"
 
-    async def broken(*args: Any, email: str, **kwargs: Any) -> Any:
+    async def broken(runtime: Any, command: accounts.Login, **kwargs: Any) -> Any:
+        email = command.email
         try:
             raise ValueError(f"cause: {email}")
         except ValueError as error:
@@ -425,7 +426,7 @@ REFUSED_URLS = [
     "https://example.com:99999/x",
     "https://-example.com/x",
     "https://example..com/x",
-    "https://example.com/\"onmouseover=\"x",
+    'https://example.com/"onmouseover="x',
     "javascript:alert(1)",
     "ftp://example.com/file",
     "//example.com/x",
@@ -460,9 +461,7 @@ async def test_an_attachment_that_is_not_an_absolute_web_url_is_invalid_input(
     assert await reread(api, parties, contract) == before
 
 
-async def test_an_absolute_web_url_is_accepted_as_an_attachment(
-    api: Api, parties: Parties
-) -> None:
+async def test_an_absolute_web_url_is_accepted_as_an_attachment(api: Api, parties: Parties) -> None:
     contract = await funded(api, parties, "100.00")
 
     payload = await submit_milestone(

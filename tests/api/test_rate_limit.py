@@ -242,8 +242,7 @@ async def test_without_redis_the_limits_hold_per_process_with_one_warning(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
         ):
             answers = [
-                (await http.post("/graphql", json=POLICY, headers=headers)).json()
-                for _ in range(3)
+                (await http.post("/graphql", json=POLICY, headers=headers)).json() for _ in range(3)
             ]
     # then requests are answered, limited by the process's own counters, with one warning
     assert ["errors" in a for a in answers] == [False, False, True]

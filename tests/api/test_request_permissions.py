@@ -64,8 +64,7 @@ async def test_a_read_token_is_forbidden(api: Api, runtime: Runtime, name: str) 
     issued = await accounts.create_api_token(
         runtime,
         accounts.Principal(carol.actor.user_id, False, frozenset(Scope)),
-        name="read",
-        scopes=[Scope.READ],
+        accounts.CreateApiToken(name="read", scopes=(Scope.READ,)),
     )
     result = await api.raw(operation(name), {"input": MUTATIONS[name][1]}, issued.secret)
     assert result.codes == ["FORBIDDEN"]

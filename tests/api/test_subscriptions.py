@@ -31,8 +31,8 @@ from tests.api.scenarios import active, milestone_ids, offered
 
 schema = build_schema()
 
-TIMEOUT = 5.0
-QUIET = 0.2  # how long "nothing more arrives" is watched for
+TIMEOUT = 5.0  # only bounds a failing wait: a passing one ends when the server delivers
+QUIET = 0.2  # how long `Stream.quiet` watches, where no event can reach the subscription
 
 CONTRACT_EVENTS = """
 subscription($id: ID!, $after: Int) {
@@ -144,7 +144,8 @@ class Stream:
         return [await self.next() for _ in range(count)]
 
     async def quiet(self) -> None:
-        """Nothing more arrives for a while."""
+        """Nothing arrives for a while. Only for where no event can reach the subscription;
+        elsewhere a sentinel shows it without a fixed wait (`nothing_arrives_before_*`)."""
         await asyncio.sleep(QUIET)
         assert self.queue.empty(), [self.queue.get_nowait() for _ in range(self.queue.qsize())]
 
@@ -226,6 +227,28 @@ def sequences(events: list[Payload]) -> list[int]:
     return [event["sequence"] for event in events]
 
 
+# "Nothing (more) arrives", shown by a sentinel: an event the subscription must receive is
+# caused, and the very next delivery must be that event, so nothing came before it.
+
+
+async def nothing_arrives_before_a_bonus(
+    stream: Stream, api: Api, parties: Parties, contract_id: str, sequence: int
+) -> None:
+    """On `contractEvents`: a bonus paid now is the next event, numbered `sequence`."""
+    await bonus(api, parties, contract_id)
+    event = await stream.next()
+    assert (event["sequence"], event["type"]) == (sequence, "BONUS_PAID"), event
+
+
+async def nothing_arrives_before_the_update(
+    stream: Stream, change: Awaitable[None], milestone_id: str, status: str
+) -> None:
+    """On `milestoneUpdated`: the milestone that `change` moves to `status` is the next update."""
+    await change
+    update = await stream.next()
+    assert (update["id"], update["status"]) == (milestone_id, status), update
+
+
 def error_of(result: ExecutionResult | None) -> dict[str, Any]:
     assert result is not None, "the subscription ended without an error"
     assert result.data is None
@@ -243,13 +266,12 @@ async def test_without_after_sequence_only_live_events_arrive(
     # given an accepted contract: CONTRACT_OFFERED (1) and CONTRACT_ACCEPTED (2) are stored
     contract = await active(api, parties)
     stream = await subscribe.contract_events(parties.client.token, contract["id"], None)
-    await stream.quiet()
 
     # when
     await fund(api, parties, milestone_ids(contract)[0])
     await bonus(api, parties, contract["id"], "7.50")
 
-    # then
+    # then the first two deliveries are these live events: nothing stored was replayed
     funded, paid = await stream.take(2)
     assert (funded["sequence"], funded["type"]) == (3, "MILESTONE_FUNDED")
     assert funded["amount"] == {"amount": "100.00", "currency": "USD"}
@@ -258,7 +280,7 @@ async def test_without_after_sequence_only_live_events_arrive(
     assert (paid["sequence"], paid["type"]) == (4, "BONUS_PAID")
     assert paid["amount"] == {"amount": "7.50", "currency": "USD"}
     assert paid["milestone"] is None
-    await stream.quiet()
+    await nothing_arrives_before_a_bonus(stream, api, parties, contract["id"], 5)
 
 
 async def test_after_sequence_zero_replays_everything_then_goes_live(
@@ -281,7 +303,7 @@ async def test_after_sequence_zero_replays_everything_then_goes_live(
         (3, "MILESTONE_FUNDED"),
     ]
     assert (live["sequence"], live["type"]) == (4, "BONUS_PAID")
-    await stream.quiet()
+    await nothing_arrives_before_a_bonus(stream, api, parties, contract["id"], 5)
 
 
 async def test_after_sequence_n_replays_only_the_later_events(
@@ -300,7 +322,7 @@ async def test_after_sequence_n_replays_only_the_later_events(
     # then
     assert sequences(replayed) == [3, 4]
     assert (await stream.next())["sequence"] == 5
-    await stream.quiet()
+    await nothing_arrives_before_a_bonus(stream, api, parties, contract["id"], 6)
 
 
 async def test_after_sequence_at_or_beyond_the_last_waits_for_live_events(
@@ -309,11 +331,10 @@ async def test_after_sequence_at_or_beyond_the_last_waits_for_live_events(
     contract = await active(api, parties)
     at_last = await subscribe.contract_events(parties.client.token, contract["id"], 2)
     negative = await subscribe.contract_events(parties.client.token, contract["id"], -5)
-    await at_last.quiet()
 
     await bonus(api, parties, contract["id"])
 
-    assert sequences(await at_last.take(1)) == [3]
+    assert sequences(await at_last.take(1)) == [3]  # the first delivery: nothing was replayed
     assert sequences(await negative.take(3)) == [1, 2, 3]  # below zero reads as 0
 
 
@@ -382,8 +403,8 @@ async def test_an_event_committed_around_the_replay_read_arrives_exactly_once(
         (2, "CONTRACT_ACCEPTED"),
         (3, "BONUS_PAID"),
     ]
-    await stream.quiet()
     assert not commits
+    await nothing_arrives_before_a_bonus(stream, api, parties, contract["id"], 4)
 
 
 async def test_a_live_only_subscription_misses_nothing_committed_while_it_starts(
@@ -406,7 +427,7 @@ async def test_a_live_only_subscription_misses_nothing_committed_while_it_starts
     stream = await subscribe.contract_events(parties.client.token, contract["id"], None)
 
     assert sequences(await stream.take(1)) == [3]
-    await stream.quiet()
+    await nothing_arrives_before_a_bonus(stream, api, parties, contract["id"], 4)
 
 
 # --- contractEvents: who may subscribe -------------------------------------------------------
@@ -588,11 +609,7 @@ async def test_a_queue_that_never_fills_never_asks_for_a_resync(
 
 
 async def test_a_fanout_resync_after_lost_notices_delivers_what_was_missed(
-    api: Api,
-    parties: Parties,
-    runtime: Runtime,
-    subscribe: Subscribe,
-    monkeypatch: pytest.MonkeyPatch,
+    api: Api, parties: Parties, runtime: Runtime, subscribe: Subscribe
 ) -> None:
     """What PostgresBus does after its LISTEN connection came back: notices sent meanwhile are
     lost, and `resync_all` makes every subscriber read again."""
@@ -601,20 +618,26 @@ async def test_a_fanout_resync_after_lost_notices_delivers_what_was_missed(
     first = milestone_ids(contract)[0]
     events = await subscribe.contract_events(parties.client.token, contract["id"], None)
     milestones = await subscribe.milestone_updated(parties.freelancer.token)
-    monkeypatch.setattr(runtime.bus, "committed", lambda notice: None)
+    with pytest.MonkeyPatch.context() as lost:
+        lost.setattr(runtime.bus, "committed", lambda notice: None)
 
-    # when
-    await fund(api, parties, first)
-    await bonus(api, parties, contract["id"])
-    await events.quiet()
-    runtime.bus.fanout.resync_all()
+        # when
+        await fund(api, parties, first)
+        await bonus(api, parties, contract["id"])
+        await events.quiet()  # a sleep: with every notice lost, no sentinel could arrive
+        runtime.bus.fanout.resync_all()
 
-    # then
-    assert sequences(await events.take(2)) == [3, 4]
-    updated = await milestones.next()
-    assert (updated["id"], updated["status"]) == (first, "FUNDED")
-    await events.quiet()
-    await milestones.quiet()
+        # then
+        assert sequences(await events.take(2)) == [3, 4]
+        updated = await milestones.next()
+        assert (updated["id"], updated["status"]) == (first, "FUNDED")
+
+    # and once notices arrive again, the next change is the next delivery: no repeat came
+    await nothing_arrives_before_the_update(
+        milestones, submit(api, parties, first), first, "SUBMITTED"
+    )
+    submitted = await events.next()
+    assert (submitted["sequence"], submitted["type"]) == (5, "MILESTONE_SUBMITTED"), submitted
 
 
 # --- milestoneUpdated ------------------------------------------------------------------------
@@ -643,7 +666,8 @@ async def test_milestone_updated_for_one_contract(
     assert [u["status"] for u in updates] == ["FUNDED", "SUBMITTED", "RELEASED"]
     assert [u["fundedAmount"]["amount"] for u in updates] == ["100.00"] * 3
     assert [u["releasedAmount"]["amount"] for u in updates] == ["0.00", "0.00", "100.00"]
-    await stream.quiet()
+    second = milestone_ids(watched)[1]
+    await nothing_arrives_before_the_update(stream, fund(api, parties, second), second, "FUNDED")
 
 
 async def test_milestone_updated_without_contract_id_follows_every_contract_of_the_viewer(
@@ -671,7 +695,8 @@ async def test_milestone_updated_without_contract_id_follows_every_contract_of_t
     ]
     assert updates[1]["fundedAmount"] == {"amount": "40.00"}
     assert outsiders["contract"]["id"] not in {u["contract"]["id"] for u in updates}
-    await stream.quiet()
+    first = milestone_ids(existing)[0]
+    await nothing_arrives_before_the_update(stream, submit(api, parties, first), first, "SUBMITTED")
 
 
 async def test_milestone_updated_without_contract_id_ignores_other_peoples_contracts(
@@ -682,7 +707,12 @@ async def test_milestone_updated_without_contract_id_ignores_other_peoples_contr
 
     await fund(api, parties, milestone_ids(theirs)[0])
 
-    await stream.quiet()
+    # the sentinel: a contract of the outsider's own, whose milestone is the next update
+    own = await create_contract(
+        api, parties.outsider.token, parties.client.id, [milestone_input("20.00")]
+    )
+    update = await stream.next()
+    assert (update["contract"]["id"], update["status"]) == (own["contract"]["id"], "NOT_FUNDED")
 
 
 async def test_milestone_updated_for_an_admin_watching_a_contract_of_others(
@@ -716,8 +746,8 @@ async def test_accepted_change_requests_trigger_milestone_updated(
             {"action": "ADD", "title": "Extra", "amount": "30.00"},
         ],
     )
-    await stream.quiet()  # a proposal changes nothing yet
-    # ... and the client accepts
+    # ... and the client accepts (a proposal changes nothing yet: the next updates are the
+    # acceptance's)
     await mutate(
         api,
         parties.client.token,
@@ -732,7 +762,7 @@ async def test_accepted_change_requests_trigger_milestone_updated(
     assert updates[1]["id"] not in (first, second)
     assert (updates[1]["position"], updates[1]["amount"]["amount"]) == (3, "30.00")
     assert updates[1]["status"] == "NOT_FUNDED"
-    await stream.quiet()
+    await nothing_arrives_before_the_update(stream, fund(api, parties, first), first, "FUNDED")
 
 
 async def test_milestone_updated_too_slow_ends_with_resync_required(

@@ -82,6 +82,7 @@ class WebSocketSession:
 async def websocket(app: ASGIApp, subprotocol: str, token: str) -> AsyncIterator[WebSocketSession]:
     """An acknowledged session: connected and `connection_init` sent with the token."""
     session = WebSocketSession(app, subprotocol)
+
     async def serve() -> None:
         await app(session.scope(), session._receive, session._send)
 

@@ -2,8 +2,10 @@
 
 Ids are what the repository would assign: the contract is 1 and its milestones 1..n by
 position. Amounts in the tests are integer cents written with an underscore: `100_00` is
-100.00. Every step taken through the helpers below checks the escrow invariants afterwards,
-and `refused` checks that a refused action changed nothing.
+100.00; the helpers that take an amount as text read it as the GraphQL edge does (`cents`),
+and `reject` gives a command what the edge hands on for one it cannot read. Every step taken
+through the helpers below checks the escrow invariants afterwards, and `refused` checks that a
+refused action changed nothing.
 """
 
 from __future__ import annotations
@@ -13,20 +15,36 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
-from app.domain.changes import ChangeDraft
+from app.domain.commands import (
+    CreateContract,
+    DeclineContract,
+    EndContract,
+    NewMilestone,
+    OpenDispute,
+    PayBonus,
+    ProposeMilestoneChanges,
+    ReleaseMilestone,
+    RequestRefund,
+    RequestRevision,
+    ResolveDispute,
+    RespondToRefundRequest,
+    SubmitMilestone,
+)
 from app.domain.contract import Contract
-from app.domain.errors import DomainError
+from app.domain.errors import DomainError, Problem
 from app.domain.events import Event
 from app.domain.ledger import Account, Entry, EntryKind, balances
-from app.domain.milestones import MilestoneDraft, MilestoneStatus
-from app.domain.money import format_amount
+from app.domain.milestones import MilestoneStatus
+from app.domain.money import read_amount
 from app.domain.permissions import Action, Actor, ContractStatus
 from app.domain.policy import Policy
-from app.domain.requests import ChangeAction
+from app.domain.requests import ChangeAction, MilestoneChange
+
+R = TypeVar("R", NewMilestone, MilestoneChange)
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -38,6 +56,45 @@ EVERYONE = (CLIENT, FREELANCER, OUTSIDER, ADMIN)
 NAMES = {CLIENT: "client", FREELANCER: "freelancer", OUTSIDER: "outsider", ADMIN: "admin"}
 
 DEFAULT_AMOUNTS = ("100.00", "50.00", "25.00")
+
+
+# --- amounts as text ---------------------------------------------------------------------
+
+
+def cents(text: str) -> int:
+    return read_amount(text)
+
+
+def maybe_cents(text: str | None) -> int | None:
+    return read_amount(text) if text is not None else None
+
+
+def unreadable(text: str, *path: str) -> tuple[Problem, ...]:
+    """What the GraphQL edge puts in a command's `rejected` for an amount it cannot read."""
+    with pytest.raises(DomainError) as caught:
+        read_amount(text, path)
+    return caught.value.problems
+
+
+def typed(record: type[R], path: tuple[str, ...], rejected: list[Problem], **values: Any) -> R:
+    """A milestone record as a client typed it, read as the GraphQL edge reads it: the amounts
+    (`amount`, `unit_price`) are given as text; one it cannot read becomes a placeholder, its
+    problem added to `rejected`."""
+    for name in ("amount", "unit_price"):
+        text = values.get(name)
+        if isinstance(text, str):
+            try:
+                values[name] = read_amount(text, (*path, name))
+            except DomainError as error:
+                values[name] = 0
+                rejected.extend(error.problems)
+    return record(**values)
+
+
+def reject(text: str, *path: str) -> dict[str, Any]:
+    """A command's keywords for an amount text the edge cannot read: a placeholder value and
+    the problem, as `app.graphql.commands` builds them."""
+    return {path[-1]: 0, "rejected": unreadable(text, *path)}
 
 
 # --- invariants ---------------------------------------------------------------------------
@@ -127,11 +184,14 @@ def accept(contract: Contract) -> Step:
 
 
 def decline(contract: Contract, reason: str | None = None) -> Step:
-    return step(contract, lambda: contract.decline(FREELANCER, reason))
+    return step(
+        contract,
+        lambda: contract.decline(FREELANCER, DeclineContract(contract_id=1, reason=reason)),
+    )
 
 
 def end(contract: Contract, by: Actor = CLIENT, reason: str | None = None) -> Step:
-    return step(contract, lambda: contract.end(by, reason))
+    return step(contract, lambda: contract.end(by, EndContract(contract_id=1, reason=reason)))
 
 
 def fund(contract: Contract, milestone_id: int = 1) -> Step:
@@ -149,17 +209,20 @@ def submit(
         contract,
         lambda: contract.submit(
             FREELANCER,
-            milestone_id,
-            message="Here is the work",
-            attachments=["https://example.com/work.zip"],
-            requested_amount=requested_amount,
-            units=units,
+            SubmitMilestone(
+                milestone_id=milestone_id,
+                message="Here is the work",
+                attachments=("https://example.com/work.zip",),
+                requested_amount=maybe_cents(requested_amount),
+                units=units,
+            ),
         ),
     )
 
 
 def request_revision(contract: Contract, milestone_id: int = 1) -> Step:
-    return step(contract, lambda: contract.request_revision(CLIENT, milestone_id, "Not yet"))
+    command = RequestRevision(milestone_id=milestone_id, message="Not yet")
+    return step(contract, lambda: contract.request_revision(CLIENT, command))
 
 
 def release(
@@ -169,34 +232,37 @@ def release(
     *,
     end_contract: bool = False,
 ) -> Step:
-    return step(
-        contract,
-        lambda: contract.release(CLIENT, milestone_id, amount=amount, end_contract=end_contract),
+    command = ReleaseMilestone(
+        milestone_id=milestone_id, amount=maybe_cents(amount), end_contract=end_contract
     )
+    return step(contract, lambda: contract.release(CLIENT, command))
 
 
 def pay_bonus(contract: Contract, amount: str) -> Step:
-    return step(contract, lambda: contract.pay_bonus(CLIENT, amount, "Thanks"))
+    command = PayBonus(contract_id=1, amount=cents(amount), note="Thanks")
+    return step(contract, lambda: contract.pay_bonus(CLIENT, command))
 
 
 def request_refund(contract: Contract, milestone_id: int = 1, amount: str | None = None) -> int:
     """The client asks for a refund; returns the request's id (as the repository would)."""
-    step(contract, lambda: contract.request_refund(CLIENT, milestone_id, amount, "Not needed"))
+    command = RequestRefund(
+        milestone_id=milestone_id, amount=maybe_cents(amount), reason="Not needed"
+    )
+    step(contract, lambda: contract.request_refund(CLIENT, command))
     request = contract.refunds[-1]
     request.id = len(contract.refunds)
     return request.id
 
 
 def answer_refund(contract: Contract, refund_id: int, *, approve: bool) -> Step:
-    return step(
-        contract,
-        lambda: contract.answer_refund(FREELANCER, refund_id, approve=approve, message=None),
-    )
+    command = RespondToRefundRequest(refund_request_id=refund_id, approve=approve)
+    return step(contract, lambda: contract.answer_refund(FREELANCER, command))
 
 
 def open_dispute(contract: Contract, milestone_id: int = 1, by: Actor = CLIENT) -> int:
     """A party opens a dispute; returns its id (as the repository would)."""
-    step(contract, lambda: contract.open_dispute(by, milestone_id, "The work is not done"))
+    command = OpenDispute(milestone_id=milestone_id, reason="The work is not done")
+    step(contract, lambda: contract.open_dispute(by, command))
     dispute = contract.disputes[-1]
     dispute.id = len(contract.disputes)
     return dispute.id
@@ -204,8 +270,7 @@ def open_dispute(contract: Contract, milestone_id: int = 1, by: Actor = CLIENT) 
 
 def propose_changes(contract: Contract, by: Actor = CLIENT) -> int:
     """A party proposes to rename milestone 2; returns the request's id."""
-    change = ChangeDraft(ChangeAction.UPDATE, milestone_id=2, title="Renamed")
-    step(contract, lambda: contract.propose_changes(by, [change], "Rename"))
+    step(contract, lambda: contract.propose_changes(by, proposal(rename(2), message="Rename")))
     request = contract.change_requests[-1]
     request.id = len(contract.change_requests)
     return request.id
@@ -224,48 +289,48 @@ def attempt(
         case Action.ACCEPT:
             contract.accept(actor)
         case Action.DECLINE:
-            contract.decline(actor, None)
+            contract.decline(actor, DeclineContract(contract_id=1))
         case Action.END:
-            contract.end(actor, None)
+            contract.end(actor, EndContract(contract_id=1))
         case Action.FUND:
             contract.fund(actor, milestone_id)
         case Action.SUBMIT:
             contract.submit(
                 actor,
-                milestone_id,
-                message="Here is the work",
-                attachments=[],
-                requested_amount=None,
-                units=units,
+                SubmitMilestone(milestone_id=milestone_id, message="Here is the work", units=units),
             )
         case Action.REQUEST_REVISION:
-            contract.request_revision(actor, milestone_id, "Not yet")
+            contract.request_revision(
+                actor, RequestRevision(milestone_id=milestone_id, message="Not yet")
+            )
         case Action.RELEASE:
-            contract.release(actor, milestone_id, amount=None, end_contract=False)
+            contract.release(actor, ReleaseMilestone(milestone_id=milestone_id))
         case Action.COMPLETE:
             contract.complete(actor, milestone_id)
         case Action.PAY_BONUS:
-            contract.pay_bonus(actor, "10.00", None)
+            contract.pay_bonus(actor, PayBonus(contract_id=1, amount=10_00))
         case Action.REQUEST_REFUND:
-            contract.request_refund(actor, milestone_id, None, "Not needed")
+            contract.request_refund(
+                actor, RequestRefund(milestone_id=milestone_id, reason="Not needed")
+            )
         case Action.ANSWER_REFUND:
-            contract.answer_refund(actor, target, approve=False, message=None)
+            contract.answer_refund(
+                actor, RespondToRefundRequest(refund_request_id=target, approve=False)
+            )
         case Action.OPEN_DISPUTE:
-            contract.open_dispute(actor, milestone_id, "The work is not done")
+            contract.open_dispute(
+                actor, OpenDispute(milestone_id=milestone_id, reason="The work is not done")
+            )
         case Action.WITHDRAW_DISPUTE:
             contract.withdraw_dispute(actor, target)
         case Action.RESOLVE_DISPUTE:
             remaining = contract.milestone(milestone_id).remaining
             contract.resolve_dispute(
                 actor,
-                target,
-                freelancer_amount=format_amount(remaining),
-                client_amount="0",
-                note=None,
+                ResolveDispute(dispute_id=target, freelancer_amount=remaining, client_amount=0),
             )
         case Action.PROPOSE_CHANGES:
-            change = ChangeDraft(ChangeAction.UPDATE, milestone_id=2, title="Renamed")
-            contract.propose_changes(actor, [change], None)
+            contract.propose_changes(actor, proposal(rename(2)))
         case Action.ANSWER_CHANGES:
             contract.accept_change_request(actor, target)
         case _:
@@ -275,8 +340,46 @@ def attempt(
 # --- contracts ----------------------------------------------------------------------------
 
 
-def drafts(*amounts: str) -> list[MilestoneDraft]:
-    return [MilestoneDraft(title=f"Milestone {i}", amount=a) for i, a in enumerate(amounts, 1)]
+def drafts(*amounts: str) -> list[NewMilestone]:
+    return [NewMilestone(title=f"Milestone {i}", amount=cents(a)) for i, a in enumerate(amounts, 1)]
+
+
+def offer_of(
+    *milestones: NewMilestone,
+    title: str = "A new website",
+    description: str | None = "Design and build",
+    currency: str | None = None,
+    freelancer_id: int = FREELANCER.user_id,
+    rejected: tuple[Problem, ...] = (),
+) -> CreateContract:
+    return CreateContract(
+        freelancer_id=freelancer_id,
+        title=title,
+        description=description,
+        currency=currency,
+        milestones=milestones,
+        rejected=rejected,
+    )
+
+
+def change(action: ChangeAction, **values: Any) -> MilestoneChange:
+    """A proposed change with its amounts given as text (each one the edge can read)."""
+    rejected: list[Problem] = []
+    proposed = typed(MilestoneChange, ("changes",), rejected, action=action, **values)
+    assert not rejected, rejected
+    return proposed
+
+
+def rename(milestone_id: int, title: str = "Renamed") -> MilestoneChange:
+    return MilestoneChange(action=ChangeAction.UPDATE, milestone_id=milestone_id, title=title)
+
+
+def proposal(
+    *changes: MilestoneChange, message: str | None = None, rejected: tuple[Problem, ...] = ()
+) -> ProposeMilestoneChanges:
+    return ProposeMilestoneChanges(
+        contract_id=1, message=message, changes=changes, rejected=rejected
+    )
 
 
 def _stored(contract: Contract) -> Contract:
@@ -291,12 +394,8 @@ def _stored(contract: Contract) -> Contract:
 def offered(*amounts: str, policy: Policy | None = None) -> Contract:
     """A fresh offer with one milestone per amount (three by default)."""
     contract = Contract.offer(
+        offer_of(*drafts(*(amounts or DEFAULT_AMOUNTS))),
         client_id=CLIENT.user_id,
-        freelancer_id=FREELANCER.user_id,
-        title="A new website",
-        description="Design and build",
-        currency=None,
-        milestones=drafts(*(amounts or DEFAULT_AMOUNTS)),
         policy=policy or Policy(),
         now=NOW,
     )
@@ -325,16 +424,12 @@ def in_status(status: ContractStatus) -> Contract:
 
 def piece_rate_offer(unit_price: str = "10.00", max_units: int = 10) -> Contract:
     """An offer whose milestone 1 is piece-rate, followed by two fixed-price ones."""
+    pages = NewMilestone(title="Pages", unit_price=cents(unit_price), max_units=max_units)
     contract = Contract.offer(
+        offer_of(
+            pages, *drafts(*DEFAULT_AMOUNTS[1:]), title="Translations", description="Per page"
+        ),
         client_id=CLIENT.user_id,
-        freelancer_id=FREELANCER.user_id,
-        title="Translations",
-        description="Per page",
-        currency=None,
-        milestones=[
-            MilestoneDraft(title="Pages", unit_price=unit_price, max_units=max_units),
-            *drafts(*DEFAULT_AMOUNTS[1:]),
-        ],
         policy=Policy(),
         now=NOW,
     )

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from functools import partial
 
-from app.domain.changes import ChangeDraft
+from app.domain.commands import DeclineChangeRequest
 from app.domain.contract import Contract
 from app.domain.errors import ErrorCode
 from app.domain.events import EventType
 from app.domain.milestones import MilestoneStatus
-from app.domain.requests import ChangeAction, ChangeRequestStatus
+from app.domain.requests import ChangeAction, ChangeRequestStatus, MilestoneChange
 from tests.domain.builders import (
     CLIENT,
     FREELANCER,
     active,
+    change,
     fund,
+    proposal,
     refused,
     release,
     step,
@@ -29,9 +31,9 @@ ADD, UPDATE, DELETE, MOVE = (
 )
 
 
-def propose(contract: Contract, *changes: ChangeDraft, by: int = CLIENT.user_id) -> int:
+def propose(contract: Contract, *changes: MilestoneChange, by: int = CLIENT.user_id) -> int:
     actor = CLIENT if by == CLIENT.user_id else FREELANCER
-    step(contract, lambda: contract.propose_changes(actor, list(changes), "Plan"))
+    step(contract, lambda: contract.propose_changes(actor, proposal(*changes, message="Plan")))
     request = contract.change_requests[-1]
     request.id = len(contract.change_requests)
     return request.id
@@ -57,10 +59,10 @@ def test_accepted_changes_apply_in_order_and_leave_positions_contiguous() -> Non
     # when
     request = propose(
         contract,
-        ChangeDraft(ADD, title="Extra", amount="40.00"),
-        ChangeDraft(DELETE, milestone_id=2),
-        ChangeDraft(MOVE, milestone_id=3, position=1),
-        ChangeDraft(UPDATE, milestone_id=1, title="First, renamed", amount="90.00"),
+        change(ADD, title="Extra", amount="40.00"),
+        change(DELETE, milestone_id=2),
+        change(MOVE, milestone_id=3, position=1),
+        change(UPDATE, milestone_id=1, title="First, renamed", amount="90.00"),
     )
     accept_changes(contract, request)
     # then
@@ -73,7 +75,7 @@ def test_accepted_changes_apply_in_order_and_leave_positions_contiguous() -> Non
 def test_an_add_with_a_position_inserts_there() -> None:
     contract = active()
     accept_changes(
-        contract, propose(contract, ChangeDraft(ADD, title="New", amount="10.00", position=2))
+        contract, propose(contract, change(ADD, title="New", amount="10.00", position=2))
     )
     assert [m.title for m in contract.milestones] == [
         "Milestone 1",
@@ -86,18 +88,18 @@ def test_an_add_with_a_position_inserts_there() -> None:
 def test_nothing_changes_until_the_other_party_accepts() -> None:
     contract = active()
     before = plan(contract)
-    propose(contract, ChangeDraft(DELETE, milestone_id=3))
+    propose(contract, change(DELETE, milestone_id=3))
     assert plan(contract) == before
 
 
 def test_an_active_milestone_cannot_be_edited_moved_or_deleted() -> None:
     contract = with_first_milestone(MilestoneStatus.FUNDED)
-    for change in (
-        ChangeDraft(UPDATE, milestone_id=1, title="No"),
-        ChangeDraft(MOVE, milestone_id=1, position=2),
-        ChangeDraft(DELETE, milestone_id=1),
+    for one in (
+        change(UPDATE, milestone_id=1, title="No"),
+        change(MOVE, milestone_id=1, position=2),
+        change(DELETE, milestone_id=1),
     ):
-        error = refused(contract, partial(contract.propose_changes, CLIENT, [change], None))
+        error = refused(contract, partial(contract.propose_changes, CLIENT, proposal(one)))
         assert error.code is ErrorCode.MILESTONE_NOT_EDITABLE
 
 
@@ -107,11 +109,11 @@ def test_nothing_may_be_placed_at_or_before_an_active_or_finished_milestone() ->
     release(contract)
     fund(contract, 2)
     for position in (1, 2):
-        for change in (
-            ChangeDraft(ADD, title="Early", amount="10.00", position=position),
-            ChangeDraft(MOVE, milestone_id=3, position=position),
+        for one in (
+            change(ADD, title="Early", amount="10.00", position=position),
+            change(MOVE, milestone_id=3, position=position),
         ):
-            error = refused(contract, partial(contract.propose_changes, CLIENT, [change], None))
+            error = refused(contract, partial(contract.propose_changes, CLIENT, proposal(one)))
             assert error.code is ErrorCode.MILESTONE_NOT_EDITABLE
 
 
@@ -121,8 +123,7 @@ def test_a_new_milestone_below_the_minimum_is_too_small_at_its_path() -> None:
         contract,
         lambda: contract.propose_changes(
             CLIENT,
-            [ChangeDraft(DELETE, milestone_id=3), ChangeDraft(ADD, title="Tiny", amount="4.99")],
-            None,
+            proposal(change(DELETE, milestone_id=3), change(ADD, title="Tiny", amount="4.99")),
         ),
     )
     assert [(p.code, p.field) for p in error.problems] == [
@@ -132,10 +133,10 @@ def test_a_new_milestone_below_the_minimum_is_too_small_at_its_path() -> None:
 
 def test_only_one_change_request_may_be_pending() -> None:
     contract = active()
-    propose(contract, ChangeDraft(DELETE, milestone_id=3))
+    propose(contract, change(DELETE, milestone_id=3))
     error = refused(
         contract,
-        lambda: contract.propose_changes(FREELANCER, [ChangeDraft(DELETE, milestone_id=2)], None),
+        lambda: contract.propose_changes(FREELANCER, proposal(change(DELETE, milestone_id=2))),
     )
     assert error.code is ErrorCode.CHANGE_REQUEST_PENDING
 
@@ -143,7 +144,7 @@ def test_only_one_change_request_may_be_pending() -> None:
 def test_funding_a_milestone_a_pending_request_touches_makes_it_stale() -> None:
     # API.md §6.18: nothing is applied and the request stays PENDING.
     contract = active()
-    request = propose(contract, ChangeDraft(UPDATE, milestone_id=1, amount="80.00"))
+    request = propose(contract, change(UPDATE, milestone_id=1, amount="80.00"))
     fund(contract)
     error = refused(contract, lambda: contract.accept_change_request(FREELANCER, request))
     assert error.code is ErrorCode.STALE_CHANGE_REQUEST
@@ -155,8 +156,9 @@ def test_funding_a_milestone_a_pending_request_touches_makes_it_stale() -> None:
 
 def test_a_declined_request_applies_nothing_and_cannot_be_answered_again() -> None:
     contract = active()
-    request = propose(contract, ChangeDraft(DELETE, milestone_id=3), by=FREELANCER.user_id)
-    moved = step(contract, lambda: contract.decline_change_request(CLIENT, request, "No"))
+    request = propose(contract, change(DELETE, milestone_id=3), by=FREELANCER.user_id)
+    command = DeclineChangeRequest(change_request_id=request, reason="No")
+    moved = step(contract, lambda: contract.decline_change_request(CLIENT, command))
     assert [e.type for e in moved.events] == [EventType.CHANGE_REQUEST_DECLINED]
     assert len(contract.milestones) == 3
     error = refused(contract, lambda: contract.accept_change_request(CLIENT, request))
@@ -169,11 +171,10 @@ def test_changes_that_would_exceed_the_milestone_limit_are_too_many() -> None:
         contract,
         lambda: contract.propose_changes(
             CLIENT,
-            [
-                ChangeDraft(ADD, title="A", amount="10.00"),
-                ChangeDraft(ADD, title="B", amount="10.00"),
-            ],
-            None,
+            proposal(
+                change(ADD, title="A", amount="10.00"),
+                change(ADD, title="B", amount="10.00"),
+            ),
         ),
     )
     assert error.code is ErrorCode.TOO_MANY_MILESTONES

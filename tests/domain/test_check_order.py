@@ -5,6 +5,14 @@ from __future__ import annotations
 
 from functools import partial
 
+from app.domain.commands import (
+    DeclineContract,
+    EndContract,
+    OpenDispute,
+    PayBonus,
+    ReleaseMilestone,
+    SubmitMilestone,
+)
 from app.domain.errors import ErrorCode
 from app.domain.milestones import MilestoneStatus
 from app.domain.permissions import ContractStatus
@@ -17,6 +25,7 @@ from tests.domain.builders import (
     in_status,
     offered,
     refused,
+    reject,
     release,
     request_refund,
     with_first_milestone,
@@ -33,16 +42,16 @@ def test_an_unknown_milestone_is_not_found_even_for_an_outsider() -> None:
 
 def test_the_wrong_party_is_not_permitted_before_its_input_is_checked() -> None:
     contract = active()
-    error = refused(
-        contract, lambda: contract.release(FREELANCER, 1, amount="abc", end_contract=False)
-    )
+    command = ReleaseMilestone(milestone_id=1, **reject("abc", "amount"))
+    error = refused(contract, lambda: contract.release(FREELANCER, command))
     assert error.code is ErrorCode.NOT_PERMITTED
 
 
 def test_bad_input_is_reported_before_the_state() -> None:
     # Milestone 1 is NOT_FUNDED, so the release would be INVALID_STATE too.
     contract = active()
-    error = refused(contract, lambda: contract.release(CLIENT, 1, amount="abc", end_contract=False))
+    command = ReleaseMilestone(milestone_id=1, **reject("abc", "amount"))
+    error = refused(contract, lambda: contract.release(CLIENT, command))
     assert [(p.code, p.field) for p in error.problems] == [(ErrorCode.INVALID_AMOUNT, ("amount",))]
 
 
@@ -52,23 +61,25 @@ def test_every_bad_field_of_a_submission_is_reported_at_once() -> None:
         contract,
         lambda: contract.submit(
             FREELANCER,
-            1,
-            message=TOO_LONG,
-            attachments=["https://example.com/ok", "ftp://example.com/no"],
-            requested_amount="-5",
-            units=None,
+            SubmitMilestone(
+                milestone_id=1,
+                message=TOO_LONG,
+                attachments=("https://example.com/ok", "ftp://example.com/no"),
+                requested_amount=-5_00,
+            ),
         ),
     )
     assert {(p.code, p.field) for p in error.problems} == {
         (ErrorCode.INVALID_INPUT, ("message",)),
         (ErrorCode.INVALID_INPUT, ("attachments", "1")),
-        (ErrorCode.INVALID_AMOUNT, ("requestedAmount",)),
+        (ErrorCode.INVALID_AMOUNT, ("requested_amount",)),
     }
 
 
 def test_a_bad_bonus_amount_is_reported_before_the_contract_status() -> None:
     contract = offered()
-    error = refused(contract, lambda: contract.pay_bonus(CLIENT, "1.001", TOO_LONG))
+    command = PayBonus(contract_id=1, note=TOO_LONG, **reject("1.001", "amount"))
+    error = refused(contract, lambda: contract.pay_bonus(CLIENT, command))
     assert {(p.code, p.field) for p in error.problems} == {
         (ErrorCode.INVALID_AMOUNT, ("amount",)),
         (ErrorCode.INVALID_INPUT, ("note",)),
@@ -77,26 +88,31 @@ def test_a_bad_bonus_amount_is_reported_before_the_contract_status() -> None:
 
 def test_a_bad_reason_is_reported_before_the_contract_status() -> None:
     contract = in_status(ContractStatus.ENDED)
-    error = refused(contract, lambda: contract.end(CLIENT, TOO_LONG))
+    error = refused(
+        contract, lambda: contract.end(CLIENT, EndContract(contract_id=1, reason=TOO_LONG))
+    )
     assert [(p.code, p.field) for p in error.problems] == [(ErrorCode.INVALID_INPUT, ("reason",))]
 
 
 def test_declining_an_accepted_contract_with_a_bad_reason_reports_the_reason() -> None:
     contract = active()
-    error = refused(contract, lambda: contract.decline(FREELANCER, TOO_LONG))
+    command = DeclineContract(contract_id=1, reason=TOO_LONG)
+    error = refused(contract, lambda: contract.decline(FREELANCER, command))
     assert error.code is ErrorCode.INVALID_INPUT
 
 
 def test_the_client_declining_is_not_permitted_whatever_the_reason() -> None:
     contract = offered()
-    error = refused(contract, lambda: contract.decline(CLIENT, TOO_LONG))
+    command = DeclineContract(contract_id=1, reason=TOO_LONG)
+    error = refused(contract, lambda: contract.decline(CLIENT, command))
     assert error.code is ErrorCode.NOT_PERMITTED
 
 
 def test_the_freelancer_withdrawing_an_offer_is_not_permitted_whatever_the_reason() -> None:
     # API.md §6.30
     contract = offered()
-    error = refused(contract, lambda: contract.end(FREELANCER, TOO_LONG))
+    command = EndContract(contract_id=1, reason=TOO_LONG)
+    error = refused(contract, lambda: contract.end(FREELANCER, command))
     assert error.code is ErrorCode.NOT_PERMITTED
 
 
@@ -107,7 +123,7 @@ def test_cannot_fund_a_milestone_while_another_is_active() -> None:
         error = refused(contract, partial(contract.fund, CLIENT, later))
         assert (error.code, error.problems[0].field) == (
             ErrorCode.ANOTHER_MILESTONE_ACTIVE,
-            ("milestoneId",),
+            ("milestone_id",),
         )
 
 
@@ -118,7 +134,7 @@ def test_only_the_first_unfunded_milestone_may_be_funded() -> None:
     error = refused(contract, lambda: contract.fund(CLIENT, 3))
     assert (error.code, error.problems[0].field) == (
         ErrorCode.MILESTONE_OUT_OF_ORDER,
-        ("milestoneId",),
+        ("milestone_id",),
     )
 
 
@@ -134,9 +150,7 @@ def test_submitting_while_a_refund_is_pending_is_refund_pending() -> None:
     request_refund(contract)
     error = refused(
         contract,
-        lambda: contract.submit(
-            FREELANCER, 1, message=None, attachments=[], requested_amount=None, units=None
-        ),
+        lambda: contract.submit(FREELANCER, SubmitMilestone(milestone_id=1)),
     )
     assert error.code is ErrorCode.REFUND_PENDING
 
@@ -145,5 +159,6 @@ def test_opening_a_dispute_while_a_refund_is_pending_is_refund_pending() -> None
     # API.md §6.34
     contract = with_first_milestone(MilestoneStatus.FUNDED)
     request_refund(contract)
-    error = refused(contract, lambda: contract.open_dispute(FREELANCER, 1, "No"))
+    command = OpenDispute(milestone_id=1, reason="No")
+    error = refused(contract, lambda: contract.open_dispute(FREELANCER, command))
     assert error.code is ErrorCode.REFUND_PENDING

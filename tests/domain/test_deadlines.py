@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from app.domain.commands import ReleaseMilestone
 from app.domain.events import EventType
 from app.domain.milestones import MilestoneStatus
 from tests.domain.builders import (
@@ -68,7 +69,7 @@ def test_a_withdrawn_dispute_gives_back_the_review_time_left() -> None:
 def test_a_release_withdraws_a_pending_refund_request() -> None:
     contract = with_first_milestone(MilestoneStatus.SUBMITTED)
     request_refund(contract)
-    step(contract, lambda: contract.release(CLIENT, 1, amount=None, end_contract=False))
+    step(contract, lambda: contract.release(CLIENT, ReleaseMilestone(milestone_id=1)))
     assert contract.refunds[0].status == "WITHDRAWN"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.domain.commands import ResolveDispute
 from app.domain.events import EventType
 from app.domain.milestones import MilestoneStatus
 from tests.domain.builders import (
@@ -104,7 +105,10 @@ def test_a_dispute_split_tells_each_direction() -> None:
     moved = step(
         contract,
         lambda: contract.resolve_dispute(
-            ADMIN, dispute, freelancer_amount="70.00", client_amount="30.00", note="Split"
+            ADMIN,
+            ResolveDispute(
+                dispute_id=dispute, freelancer_amount=70_00, client_amount=30_00, note="Split"
+            ),
         ),
     )
     assert moved.events[0].type is EventType.DISPUTE_RESOLVED

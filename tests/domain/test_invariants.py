@@ -15,10 +15,21 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.domain.commands import (
+    DeclineContract,
+    EndContract,
+    OpenDispute,
+    PayBonus,
+    ReleaseMilestone,
+    RequestRefund,
+    RequestRevision,
+    ResolveDispute,
+    RespondToRefundRequest,
+    SubmitMilestone,
+)
 from app.domain.contract import Contract
 from app.domain.errors import DomainError
 from app.domain.ledger import Account, EntryKind, balances
-from app.domain.money import format_amount
 from app.domain.permissions import Actor, ContractStatus
 from tests.domain.builders import (
     ADMIN,
@@ -31,7 +42,7 @@ from tests.domain.builders import (
     piece_rate_offer,
 )
 
-amounts = st.integers(min_value=1, max_value=200_00).map(format_amount)
+amounts = st.integers(min_value=1, max_value=200_00)  # cents
 maybe_amounts = st.none() | amounts
 # None: the party whose action it is; now and then anyone at all, to hit the refusals too.
 who = st.sampled_from([None] * 6 + list(EVERYONE))
@@ -109,58 +120,57 @@ def _action(contract: Contract, op: tuple) -> Callable[[], object]:  # type: ign
         case "accept":
             return lambda: contract.accept(args[0])
         case "decline":
-            return lambda: contract.decline(args[0], None)
+            return lambda: contract.decline(args[0], DeclineContract(contract_id=1))
         case "end":
-            return lambda: contract.end(args[0], None)
+            return lambda: contract.end(args[0], EndContract(contract_id=1))
         case "fund":
             return lambda: contract.fund(args[0], args[1] or m)
         case "submit":
             # A piece-rate submission gives units (its amount follows); a fixed-price one not.
             piece_rate = contract.milestone(m).is_piece_rate
-            return lambda: contract.submit(
-                args[0],
-                m,
-                message=None,
-                attachments=[],
+            submission = SubmitMilestone(
+                milestone_id=m,
                 requested_amount=None if piece_rate else args[1],
                 units=args[2] if piece_rate else None,
             )
+            return lambda: contract.submit(args[0], submission)
         case "complete":
             return lambda: contract.complete(args[0], m)
         case "revise":
-            return lambda: contract.request_revision(args[0], m, None)
+            return lambda: contract.request_revision(args[0], RequestRevision(milestone_id=m))
         case "release":
-            return lambda: contract.release(args[0], m, amount=args[1], end_contract=args[2])
+            release = ReleaseMilestone(milestone_id=m, amount=args[1], end_contract=args[2])
+            return lambda: contract.release(args[0], release)
         case "bonus":
-            return lambda: contract.pay_bonus(args[0], args[1], None)
+            return lambda: contract.pay_bonus(args[0], PayBonus(contract_id=1, amount=args[1]))
         case "refund":
 
             def ask() -> None:
-                contract.request_refund(args[0], m, args[1], None)
+                contract.request_refund(args[0], RequestRefund(milestone_id=m, amount=args[1]))
                 contract.refunds[-1].id = len(contract.refunds)
 
             return ask
         case "answer refund":
-            return lambda: contract.answer_refund(
-                args[0], len(contract.refunds), approve=args[1], message=None
+            answer = RespondToRefundRequest(
+                refund_request_id=len(contract.refunds), approve=args[1]
             )
+            return lambda: contract.answer_refund(args[0], answer)
         case "dispute":
 
             def open_() -> None:
-                contract.open_dispute(args[0], m, "Disagree")
+                contract.open_dispute(args[0], OpenDispute(milestone_id=m, reason="Disagree"))
                 contract.disputes[-1].id = len(contract.disputes)
 
             return open_
         case "resolve":
             remaining = contract.milestone(m).remaining
             to_freelancer = remaining * args[0] // 100
-            return lambda: contract.resolve_dispute(
-                ADMIN,
-                len(contract.disputes),
-                freelancer_amount=format_amount(to_freelancer),
-                client_amount=format_amount(remaining - to_freelancer),
-                note=None,
+            split = ResolveDispute(
+                dispute_id=len(contract.disputes),
+                freelancer_amount=to_freelancer,
+                client_amount=remaining - to_freelancer,
             )
+            return lambda: contract.resolve_dispute(ADMIN, split)
         case "wait":
 
             def wait() -> None:
@@ -229,10 +239,12 @@ def test_funding_and_releasing_in_any_amounts_keeps_escrow_whole(ops: list) -> N
                 contract.fund(CLIENT, next_to_fund)
                 next_to_fund += 1
         elif name == "release" and contract.active_milestone is not None:
-            contract.release(CLIENT, _current(contract), amount=amount, end_contract=False)
+            contract.release(
+                CLIENT, ReleaseMilestone(milestone_id=_current(contract), amount=amount)
+            )
         assert_invariants(contract)
     # The client may not end with a funded milestone; the freelancer may.
     ender: Actor = FREELANCER if contract.active_milestone is not None else CLIENT
-    contract.end(ender, None)
+    contract.end(ender, EndContract(contract_id=1))
     assert_invariants(contract)
     assert contract.ledger.held == 0

@@ -13,11 +13,13 @@ from app.domain.errors import DomainError, ErrorCode
 from app.domain.money import (
     BASIS_POINTS,
     MAX_AMOUNT,
+    check_amount,
     fee,
     format_amount,
     format_percent,
     parse_amount,
     parse_percent,
+    read_amount,
 )
 
 cents = st.integers(min_value=0, max_value=MAX_AMOUNT)
@@ -187,8 +189,8 @@ def test_any_text_is_either_a_plain_decimal_or_refused_with_invalid_amount(text:
 
 
 def test_the_refusal_names_the_field_it_was_given() -> None:
-    error = refusal("abc", ("requestedAmount",))
-    assert error.problems[0].field == ("requestedAmount",)
+    error = refusal("abc", ("requested_amount",))
+    assert error.problems[0].field == ("requested_amount",)
 
 
 def test_without_a_field_the_refusal_names_amount() -> None:
@@ -270,3 +272,36 @@ def test_a_percentage_is_written_with_two_decimals() -> None:
     # API.md §6.6: fee percentages are Decimal strings such as "3.00".
     assert format_percent(300) == "3.00"
     assert format_percent(250) == "2.50"
+
+
+# --- the syntax (at the edge) and the range rule (in the domain) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("10", 10_00), ("10.00", 10_00), ("-5", -5_00), ("0", 0), ("0.5", 50)]
+)
+def test_reading_an_amount_gives_its_cents_sign_and_zero_included(text: str, expected: int) -> None:
+    assert read_amount(text) == expected
+
+
+@pytest.mark.parametrize("text", ["abc", "1.234", "", "1e3", "NaN", " 1", "+1"])
+def test_reading_refuses_what_is_not_a_number_with_at_most_two_decimals(text: str) -> None:
+    with pytest.raises(DomainError) as caught:
+        read_amount(text, FIELD)
+    assert [(p.code, p.field) for p in caught.value.problems] == [(ErrorCode.INVALID_AMOUNT, FIELD)]
+
+
+@pytest.mark.parametrize(("cents", "allow_zero"), [(0, False), (-1, False), (-1, True)])
+def test_the_range_rule_refuses_zero_unless_allowed_and_anything_negative(
+    cents: int, allow_zero: bool
+) -> None:
+    with pytest.raises(DomainError) as caught:
+        check_amount(cents, FIELD, allow_zero=allow_zero)
+    assert [(p.code, p.field) for p in caught.value.problems] == [(ErrorCode.INVALID_AMOUNT, FIELD)]
+
+
+def test_the_range_rule_takes_zero_when_allowed_and_up_to_the_maximum() -> None:
+    assert check_amount(0, allow_zero=True) == 0
+    assert check_amount(7_00, maximum=7_00) == 7_00
+    with pytest.raises(DomainError):
+        check_amount(7_01, maximum=7_00)

@@ -9,6 +9,14 @@ from __future__ import annotations
 
 import pytest
 
+from app.domain.commands import (
+    EndContract,
+    PayBonus,
+    ReleaseMilestone,
+    RequestRefund,
+    ResolveDispute,
+    RespondToRefundRequest,
+)
 from app.domain.errors import ErrorCode
 from app.domain.events import EventType
 from app.domain.ledger import Account, EntryKind, balances
@@ -20,6 +28,7 @@ from tests.domain.builders import (
     FREELANCER,
     active,
     answer_refund,
+    cents,
     decline,
     end,
     fund,
@@ -28,6 +37,7 @@ from tests.domain.builders import (
     open_dispute,
     pay_bonus,
     refused,
+    reject,
     release,
     request_refund,
     request_revision,
@@ -254,7 +264,9 @@ def test_a_bonus_is_not_a_release_for_the_initiation_fee() -> None:
 
 def test_a_bonus_needs_an_amount() -> None:
     contract = active()
-    error = refused(contract, lambda: contract.pay_bonus(CLIENT, None, None))
+    # The input's amount is required: the edge hands on one it could not read.
+    command = PayBonus(contract_id=1, **reject("", "amount"))
+    error = refused(contract, lambda: contract.pay_bonus(CLIENT, command))
     assert (error.code, error.problems[0].field) == (ErrorCode.INVALID_AMOUNT, ("amount",))
 
 
@@ -359,7 +371,7 @@ def test_ending_a_contract_never_funded_moves_no_money() -> None:
 def test_the_client_cannot_end_with_a_funded_milestone(status: MilestoneStatus) -> None:
     # API.md §1: release it or request a refund first.
     contract = with_first_milestone(status)
-    error = refused(contract, lambda: contract.end(CLIENT, None))
+    error = refused(contract, lambda: contract.end(CLIENT, EndContract(contract_id=1)))
     assert error.code is ErrorCode.ACTIVE_MILESTONE_FUNDED
 
 
@@ -370,7 +382,7 @@ def test_no_one_may_end_while_a_milestone_is_submitted_or_disputed(
 ) -> None:
     # API.md §6.10: INVALID_STATE, checked before ACTIVE_MILESTONE_FUNDED.
     contract = with_first_milestone(status)
-    error = refused(contract, lambda: contract.end(actor, None))
+    error = refused(contract, lambda: contract.end(actor, EndContract(contract_id=1)))
     assert error.code is ErrorCode.INVALID_STATE
 
 
@@ -404,7 +416,8 @@ def test_ending_on_release_after_every_other_milestone_is_done() -> None:
 def test_cannot_end_on_release_while_unfunded_milestones_remain() -> None:
     # API.md §6.11
     contract = with_first_milestone(MilestoneStatus.SUBMITTED)
-    error = refused(contract, lambda: contract.release(CLIENT, 1, amount=None, end_contract=True))
+    command = ReleaseMilestone(milestone_id=1, end_contract=True)
+    error = refused(contract, lambda: contract.release(CLIENT, command))
     assert error.code is ErrorCode.INVALID_STATE
 
 
@@ -432,7 +445,8 @@ def test_an_approved_partial_refund_releases_the_rest_to_the_freelancer() -> Non
 
 def test_a_refund_of_more_than_the_escrow_is_invalid_amount() -> None:
     contract = with_first_milestone(MilestoneStatus.FUNDED)
-    error = refused(contract, lambda: contract.request_refund(CLIENT, 1, "100.01", None))
+    command = RequestRefund(milestone_id=1, amount=100_01)
+    error = refused(contract, lambda: contract.request_refund(CLIENT, command))
     assert (error.code, error.problems[0].field) == (ErrorCode.INVALID_AMOUNT, ("amount",))
 
 
@@ -452,7 +466,12 @@ def test_a_dispute_is_resolved_by_splitting_the_escrow(
     step(
         contract,
         lambda: contract.resolve_dispute(
-            ADMIN, dispute, freelancer_amount=to_freelancer, client_amount=to_client, note=None
+            ADMIN,
+            ResolveDispute(
+                dispute_id=dispute,
+                freelancer_amount=cents(to_freelancer),
+                client_amount=cents(to_client),
+            ),
         ),
     )
     first = contract.milestones[0]
@@ -467,7 +486,7 @@ def test_a_dispute_split_must_add_up_to_the_escrow() -> None:
     error = refused(
         contract,
         lambda: contract.resolve_dispute(
-            ADMIN, dispute, freelancer_amount="60.00", client_amount="30.00", note=None
+            ADMIN, ResolveDispute(dispute_id=dispute, freelancer_amount=60_00, client_amount=30_00)
         ),
     )
     assert error.code is ErrorCode.INVALID_AMOUNT
@@ -480,7 +499,7 @@ def test_the_service_fee_applies_to_the_freelancers_part_of_a_split() -> None:
     moved = step(
         contract,
         lambda: contract.resolve_dispute(
-            ADMIN, dispute, freelancer_amount="60.00", client_amount="40.00", note=None
+            ADMIN, ResolveDispute(dispute_id=dispute, freelancer_amount=60_00, client_amount=40_00)
         ),
     )
     assert lines(moved.entries) == tally(
@@ -493,7 +512,6 @@ def test_a_refund_request_no_longer_pending_cannot_be_answered() -> None:
     contract = with_first_milestone(MilestoneStatus.FUNDED)
     refund = request_refund(contract, 1, "10.00")
     answer_refund(contract, refund, approve=False)
-    error = refused(
-        contract, lambda: contract.answer_refund(FREELANCER, refund, approve=True, message=None)
-    )
+    command = RespondToRefundRequest(refund_request_id=refund, approve=True)
+    error = refused(contract, lambda: contract.answer_refund(FREELANCER, command))
     assert error.code is ErrorCode.INVALID_STATE

@@ -7,36 +7,42 @@ from typing import Any
 
 import pytest
 
+from app.domain.commands import NewMilestone
 from app.domain.contract import Contract
-from app.domain.errors import DomainError, ErrorCode
+from app.domain.errors import DomainError, ErrorCode, Problem
 from app.domain.events import EventType
-from app.domain.milestones import MilestoneDraft, MilestoneStatus
+from app.domain.milestones import MilestoneStatus
 from app.domain.money import CURRENCIES
 from app.domain.permissions import ContractStatus
 from app.domain.policy import Policy
-from tests.domain.builders import CLIENT, FREELANCER, NOW, offered
+from tests.domain.builders import CLIENT, FREELANCER, NOW, offer_of, offered, typed
 
-GOOD = MilestoneDraft(title="Design", amount="100.00")
+Draft = dict[str, Any]  # a milestone as the client typed it, amounts as text
+GOOD: Draft = {"title": "Design", "amount": "100.00"}
 
 
 def offer(
-    milestones: list[MilestoneDraft] | None = None,
+    milestones: list[Draft] | None = None,
     *,
     title: str | None = "A new website",
     currency: str | None = None,
     freelancer_id: int = FREELANCER.user_id,
     policy: Policy | None = None,
 ) -> Contract:
-    return Contract.offer(
-        client_id=CLIENT.user_id,
-        freelancer_id=freelancer_id,
-        title=title,
+    rejected: list[Problem] = []
+    read = tuple(
+        typed(NewMilestone, ("milestones", str(i)), rejected, **m)
+        for i, m in enumerate([GOOD] if milestones is None else milestones)
+    )
+    command = offer_of(
+        *read,
+        title=title or "",  # the input's title is required: a missing one arrives empty
         description=None,
         currency=currency,
-        milestones=[GOOD] if milestones is None else milestones,
-        policy=policy or Policy(),
-        now=NOW,
+        freelancer_id=freelancer_id,
+        rejected=tuple(rejected),
     )
+    return Contract.offer(command, client_id=CLIENT.user_id, policy=policy or Policy(), now=NOW)
 
 
 def problems_of(**kwargs: Any) -> set[tuple[ErrorCode, tuple[str, ...] | None]]:
@@ -91,17 +97,17 @@ def test_any_other_currency_is_invalid_input_on_currency(currency: str) -> None:
 
 
 def test_a_milestone_below_five_dollars_is_amount_too_small() -> None:
-    problems = problems_of(milestones=[GOOD, MilestoneDraft(title="Tiny", amount="4.99")])
+    problems = problems_of(milestones=[GOOD, dict(title="Tiny", amount="4.99")])
     assert problems == {(ErrorCode.AMOUNT_TOO_SMALL, ("milestones", "1", "amount"))}
 
 
 def test_a_milestone_of_exactly_five_dollars_is_accepted() -> None:
-    assert offer([MilestoneDraft(title="Small", amount="5.00")]).milestones[0].amount == 5_00
+    assert offer([dict(title="Small", amount="5.00")]).milestones[0].amount == 5_00
 
 
 def test_the_minimum_follows_the_policy() -> None:
     policy = replace(Policy(), minimum_milestone_amount=50_00)
-    problems = problems_of(milestones=[MilestoneDraft(title="A", amount="49.99")], policy=policy)
+    problems = problems_of(milestones=[dict(title="A", amount="49.99")], policy=policy)
     assert problems == {(ErrorCode.AMOUNT_TOO_SMALL, ("milestones", "0", "amount"))}
 
 
@@ -110,19 +116,19 @@ def test_a_malformed_milestone_amount_is_invalid_amount_and_not_also_too_small(
     amount: str,
 ) -> None:
     # API.md §6.7: INVALID_AMOUNT first; AMOUNT_TOO_SMALL only for a well-formed amount.
-    problems = problems_of(milestones=[MilestoneDraft(title="A", amount=amount)])
+    problems = problems_of(milestones=[dict(title="A", amount=amount)])
     assert problems == {(ErrorCode.INVALID_AMOUNT, ("milestones", "0", "amount"))}
 
 
 def test_a_piece_rate_milestone_amounts_to_unit_price_times_max_units() -> None:
-    contract = offer([MilestoneDraft(title="Pages", unit_price="2.50", max_units=8)])
+    contract = offer([dict(title="Pages", unit_price="2.50", max_units=8)])
     first = contract.milestones[0]
     assert (first.amount, first.unit_price, first.max_units) == (20_00, 2_50, 8)
 
 
 def test_a_piece_rate_milestone_with_a_different_amount_is_invalid_input() -> None:
     # API.md §6.15
-    draft = MilestoneDraft(title="Pages", amount="25.00", unit_price="2.50", max_units=8)
+    draft = dict(title="Pages", amount="25.00", unit_price="2.50", max_units=8)
     assert problems_of(milestones=[draft]) == {
         (ErrorCode.INVALID_INPUT, ("milestones", "0", "amount"))
     }
@@ -130,14 +136,14 @@ def test_a_piece_rate_milestone_with_a_different_amount_is_invalid_input() -> No
 
 def test_a_piece_rate_milestone_below_the_minimum_is_amount_too_small() -> None:
     # API.md §6.7: unitPrice x maxUnits counts; the unit price itself has no minimum.
-    draft = MilestoneDraft(title="Words", unit_price="0.10", max_units=40)
+    draft = dict(title="Words", unit_price="0.10", max_units=40)
     assert problems_of(milestones=[draft]) == {
         (ErrorCode.AMOUNT_TOO_SMALL, ("milestones", "0", "amount"))
     }
 
 
 def test_a_cheap_unit_is_fine_when_the_milestone_reaches_the_minimum() -> None:
-    contract = offer([MilestoneDraft(title="Words", unit_price="0.01", max_units=500)])
+    contract = offer([dict(title="Words", unit_price="0.01", max_units=500)])
     assert contract.milestones[0].amount == 5_00
 
 
@@ -173,11 +179,11 @@ def test_every_bad_field_is_reported_at_once_with_its_path() -> None:
         title="   ",
         currency="XYZ",
         milestones=[
-            MilestoneDraft(title="Fine", amount="100.00"),
-            MilestoneDraft(title="Bad amount", amount="12.345"),
-            MilestoneDraft(title="", amount="4.00"),
-            MilestoneDraft(title="No amount"),
-            MilestoneDraft(title="x" * 201, amount="abc"),
+            dict(title="Fine", amount="100.00"),
+            dict(title="Bad amount", amount="12.345"),
+            dict(title="", amount="4.00"),
+            dict(title="No amount"),
+            dict(title="x" * 201, amount="abc"),
         ],
     )
     assert problems == {
@@ -194,7 +200,7 @@ def test_every_bad_field_is_reported_at_once_with_its_path() -> None:
 
 def test_a_client_cannot_hire_themselves() -> None:
     assert problems_of(freelancer_id=CLIENT.user_id) == {
-        (ErrorCode.INVALID_INPUT, ("freelancerId",))
+        (ErrorCode.INVALID_INPUT, ("freelancer_id",))
     }
 
 
@@ -204,5 +210,5 @@ def test_a_contract_needs_a_title_of_at_most_200_characters(title: str | None) -
 
 
 def test_titles_are_trimmed() -> None:
-    contract = offer([MilestoneDraft(title="  Design  ", amount="10")], title="  Site  ")
+    contract = offer([dict(title="  Design  ", amount="10")], title="  Site  ")
     assert (contract.title, contract.milestones[0].title) == ("Site", "Design")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.domain.commands import ReleaseMilestone, SubmitMilestone
 from app.domain.contract import Contract
 from app.domain.errors import ErrorCode
 from app.domain.milestones import MilestoneStatus
@@ -47,9 +48,7 @@ def test_a_piece_rate_submission_needs_units_that_remain(units: int | None, fiel
     contract = funded_piece_rate()
     error = refused(
         contract,
-        lambda: contract.submit(
-            FREELANCER, 1, message=None, attachments=[], requested_amount=None, units=units
-        ),
+        lambda: contract.submit(FREELANCER, SubmitMilestone(milestone_id=1, units=units)),
     )
     assert [(p.code, p.field) for p in error.problems] == [(ErrorCode.INVALID_INPUT, (field,))]
 
@@ -60,9 +59,7 @@ def test_units_do_not_apply_to_a_fixed_price_milestone() -> None:
     fund(contract, 2)
     error = refused(
         contract,
-        lambda: contract.submit(
-            FREELANCER, 2, message=None, attachments=[], requested_amount=None, units=1
-        ),
+        lambda: contract.submit(FREELANCER, SubmitMilestone(milestone_id=2, units=1)),
     )
     assert [(p.code, p.field) for p in error.problems] == [(ErrorCode.INVALID_INPUT, ("units",))]
 
@@ -72,10 +69,10 @@ def test_a_requested_amount_must_match_the_units() -> None:
     error = refused(
         contract,
         lambda: contract.submit(
-            FREELANCER, 1, message=None, attachments=[], requested_amount="35.00", units=3
+            FREELANCER, SubmitMilestone(milestone_id=1, requested_amount=35_00, units=3)
         ),
     )
-    assert error.problems[0].field == ("requestedAmount",)
+    assert error.problems[0].field == ("requested_amount",)
 
 
 def release_all(contract: Contract) -> None:
@@ -113,16 +110,15 @@ def test_a_piece_rate_release_amount_must_equal_the_units_delivered() -> None:
     # API.md §6.35
     contract = funded_piece_rate()
     submit(contract, units=3)
-    error = refused(
-        contract, lambda: contract.release(CLIENT, 1, amount="40.00", end_contract=False)
-    )
+    command = ReleaseMilestone(milestone_id=1, amount=40_00)
+    error = refused(contract, lambda: contract.release(CLIENT, command))
     assert error.problems[0].field == ("amount",)
 
 
 def test_a_piece_rate_milestone_is_released_only_for_submitted_units() -> None:
     # API.md §6.35: a release needs the milestone SUBMITTED.
     contract = funded_piece_rate()
-    error = refused(contract, lambda: contract.release(CLIENT, 1, amount=None, end_contract=False))
+    error = refused(contract, lambda: contract.release(CLIENT, ReleaseMilestone(milestone_id=1)))
     assert error.code is ErrorCode.INVALID_STATE
 
 

@@ -7,6 +7,7 @@ from itertools import product
 
 import pytest
 
+from app.domain.commands import DeclineContract, EndContract, PayBonus
 from app.domain.contract import Contract
 from app.domain.errors import ErrorCode
 from app.domain.milestones import MilestoneStatus
@@ -151,7 +152,7 @@ def test_a_milestone_action_is_allowed_exactly_from_the_statuses_in_the_transiti
         error = refused(contract, lambda: attempt(contract, action, actor))
         # then (§6.16: release of NOT_FUNDED, anything on DISPUTED, funding a funded one)
         assert error.code is ErrorCode.INVALID_STATE
-        assert error.problems[0].field == ("milestoneId",)
+        assert error.problems[0].field == ("milestone_id",)
 
 
 @pytest.mark.parametrize("status", list(MilestoneStatus), ids=_id)
@@ -285,10 +286,10 @@ CONTRACT_OUTCOMES: dict[str, tuple[ContractStatus | ErrorCode, ...]] = {
 }
 CONTRACT_ACTIONS: dict[str, Callable[[Contract], object]] = {
     "freelancer accepts": lambda c: c.accept(FREELANCER),
-    "freelancer declines": lambda c: c.decline(FREELANCER, None),
-    "client ends": lambda c: c.end(CLIENT, None),
-    "freelancer ends": lambda c: c.end(FREELANCER, None),
-    "client pays a bonus": lambda c: c.pay_bonus(CLIENT, "10.00", None),
+    "freelancer declines": lambda c: c.decline(FREELANCER, DeclineContract(contract_id=1)),
+    "client ends": lambda c: c.end(CLIENT, EndContract(contract_id=1)),
+    "freelancer ends": lambda c: c.end(FREELANCER, EndContract(contract_id=1)),
+    "client pays a bonus": lambda c: c.pay_bonus(CLIENT, PayBonus(contract_id=1, amount=10_00)),
     "client proposes changes": lambda c: attempt(c, Action.PROPOSE_CHANGES, CLIENT),
 }
 
@@ -318,7 +319,7 @@ def test_a_contract_action_depends_on_the_contract_status(
 @pytest.mark.parametrize("status", list(ContractStatus))
 def test_only_a_party_may_end_a_contract(status: ContractStatus, actor: Actor) -> None:
     contract = in_status(status)
-    error = refused(contract, lambda: contract.end(actor, None))
+    error = refused(contract, lambda: contract.end(actor, EndContract(contract_id=1)))
     assert error.code is ErrorCode.NOT_PERMITTED
 
 

@@ -288,6 +288,8 @@ class Subscription:
         return [(await self.next(within))["contractEvents"] for _ in range(count)]
 
     async def quiet(self, seconds: float = 0.5) -> None:
+        """Nothing arrives for `seconds`. Only for where no event can reach the subscription
+        (a process that cannot hear notices); elsewhere `nothing_arrives_before_a_bonus`."""
         await asyncio.sleep(seconds)
         assert self.queue.empty(), [self.queue.get_nowait() for _ in range(self.queue.qsize())]
 
@@ -306,6 +308,17 @@ def contract_events(
 
 def sequences(events: list[dict[str, Any]]) -> list[int]:
     return [event["sequence"] for event in events]
+
+
+async def nothing_arrives_before_a_bonus(
+    subscription: Subscription, api: Http, client_token: str, contract_id: str, sequence: int
+) -> None:
+    """Nothing (more) arrives on a `contractEvents` subscription, shown by a sentinel: a bonus
+    paid now is the very next event, numbered `sequence`. The wait ends as soon as the server
+    sends it; TIMEOUT only bounds a failing one."""
+    await pay_bonus(api, client_token, contract_id)
+    [event] = await subscription.events(1)
+    assert (event["sequence"], event["type"]) == (sequence, "BONUS_PAID"), event
 
 
 # --- raw WebSockets --------------------------------------------------------------------------

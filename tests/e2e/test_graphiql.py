@@ -103,9 +103,11 @@ def test_graphiql_runs_a_query_with_the_header_editor_token(
     page.on("pageerror", lambda error: page_errors.append(str(error)))
     page.on(
         "console",
-        lambda message: csp_violations.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            csp_violations.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
     )
     try:
         response = page.goto(f"{live_server.base_url}/graphql")

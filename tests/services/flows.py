@@ -16,15 +16,17 @@ from typing import Any
 import pytest
 
 from app.db import models
-from app.domain.changes import ChangeDraft
+from app.domain import commands
+from app.domain.commands import NewMilestone
 from app.domain.errors import DomainError, ErrorCode
-from app.domain.milestones import MilestoneDraft
-from app.domain.money import parse_amount
+from app.domain.errors import Problem as DomainProblem
+from app.domain.money import parse_amount, read_amount
 from app.domain.permissions import Actor
-from app.domain.requests import ChangeAction
+from app.domain.requests import ChangeAction, MilestoneChange
 from app.services import contracts, requests
 from app.services.runtime import Runtime
 from app.services.unit import Outcome
+from tests.domain.builders import typed
 from tests.services.books import check_books, snapshot
 
 Event = tuple[str, int | None, int | None, int | None]  # type, actor id, milestone id, cents
@@ -36,28 +38,62 @@ def cents(text: str) -> int:
     return parse_amount(text)
 
 
-def fixed(amount: str = "100.00", title: str = "Work") -> MilestoneDraft:
-    return MilestoneDraft(title=title, amount=amount)
+def maybe_cents(text: str | None) -> int | None:
+    """An amount the client typed, read as the GraphQL edge reads it."""
+    return read_amount(text) if text is not None else None
 
 
-def piece(unit_price: str, max_units: int, title: str = "Units", **more: Any) -> MilestoneDraft:
-    return MilestoneDraft(title=title, unit_price=unit_price, max_units=max_units, **more)
+def typed_amount(name: str, text: str | None) -> dict[str, Any]:
+    """A command's keywords for an amount field the client typed, as the GraphQL edge reads
+    it: the cents, or for text it cannot read a placeholder and the problem in `rejected`."""
+    if text is None:
+        return {}
+    try:
+        return {name: read_amount(text, (name,))}
+    except DomainError as error:
+        return {name: 0, "rejected": error.problems}
 
 
-def add(title: str = "Added", amount: str | None = "30.00", **more: Any) -> ChangeDraft:
-    return ChangeDraft(ChangeAction.ADD, title=title, amount=amount, **more)
+def _read(more: dict[str, Any]) -> dict[str, Any]:
+    """Milestone fields with their amounts (`amount`, `unit_price`) given as text, read."""
+    return {k: maybe_cents(v) if k in ("amount", "unit_price") else v for k, v in more.items()}
 
 
-def update(milestone_id: int, **more: Any) -> ChangeDraft:
-    return ChangeDraft(ChangeAction.UPDATE, milestone_id=milestone_id, **more)
+def fixed(amount: str = "100.00", title: str = "Work") -> NewMilestone:
+    return NewMilestone(title=title, amount=read_amount(amount))
 
 
-def delete(milestone_id: int) -> ChangeDraft:
-    return ChangeDraft(ChangeAction.DELETE, milestone_id=milestone_id)
+def piece(unit_price: str, max_units: int, title: str = "Units", **more: Any) -> NewMilestone:
+    return NewMilestone(
+        title=title, unit_price=read_amount(unit_price), max_units=max_units, **_read(more)
+    )
 
 
-def move(milestone_id: int, position: int) -> ChangeDraft:
-    return ChangeDraft(ChangeAction.MOVE, milestone_id=milestone_id, position=position)
+@dataclass(frozen=True)
+class Typed:
+    """A change as the client typed it, its amounts as text: `Deal.propose` reads it as the
+    GraphQL edge does."""
+
+    values: dict[str, Any]
+
+    def read(self, path: tuple[str, ...], rejected: list[DomainProblem]) -> MilestoneChange:
+        return typed(MilestoneChange, path, rejected, **self.values)
+
+
+def add(title: str = "Added", amount: str | None = "30.00", **more: Any) -> Typed:
+    return Typed({"action": ChangeAction.ADD, "title": title, "amount": amount, **more})
+
+
+def update(milestone_id: int, **more: Any) -> Typed:
+    return Typed({"action": ChangeAction.UPDATE, "milestone_id": milestone_id, **more})
+
+
+def delete(milestone_id: int) -> MilestoneChange:
+    return MilestoneChange(action=ChangeAction.DELETE, milestone_id=milestone_id)
+
+
+def move(milestone_id: int, position: int) -> MilestoneChange:
+    return MilestoneChange(action=ChangeAction.MOVE, milestone_id=milestone_id, position=position)
 
 
 async def refused(step: Awaitable[object]) -> list[Problem]:
@@ -132,35 +168,33 @@ class Deal:
 
     @classmethod
     async def offer(
-        cls, runtime: Runtime, client: Actor, freelancer: Actor, *drafts: MilestoneDraft
+        cls, runtime: Runtime, client: Actor, freelancer: Actor, *drafts: NewMilestone
     ) -> Deal:
-        outcome = await contracts.create_contract(
-            runtime,
-            client,
+        command = commands.CreateContract(
             freelancer_id=freelancer.user_id,
             title="Website",
-            description=None,
-            currency=None,
-            milestones=list(drafts) or [fixed("100.00", "One"), fixed("50.00", "Two")],
+            milestones=drafts or (fixed("100.00", "One"), fixed("50.00", "Two")),
         )
+        outcome = await contracts.create_contract(runtime, client, command)
         assert outcome.contract_id is not None
         rows = await models.Milestone.filter(contract_id=outcome.contract_id).order_by("position")
         return cls(runtime, outcome.contract_id, [m.id for m in rows], client, freelancer)
 
     @classmethod
     async def active(
-        cls, runtime: Runtime, client: Actor, freelancer: Actor, *drafts: MilestoneDraft
+        cls, runtime: Runtime, client: Actor, freelancer: Actor, *drafts: NewMilestone
     ) -> Deal:
         deal = await cls.offer(runtime, client, freelancer, *drafts)
-        await contracts.accept_contract(runtime, freelancer, deal.id)
+        await contracts.accept_contract(
+            runtime, freelancer, commands.AcceptContract(contract_id=deal.id)
+        )
         return deal
 
     # --- the lifecycle -------------------------------------------------------------------
 
     async def fund(self, index: int = 0, *, by: Actor | None = None) -> Outcome:
-        return await contracts.fund_milestone(
-            self.runtime, by or self.client, self.ids[index], None
-        )
+        command = commands.FundMilestone(milestone_id=self.ids[index])
+        return await contracts.fund_milestone(self.runtime, by or self.client, command)
 
     async def submit(
         self,
@@ -170,20 +204,17 @@ class Deal:
         units: int | None = None,
         by: Actor | None = None,
     ) -> Outcome:
-        return await contracts.submit_milestone(
-            self.runtime,
-            by or self.freelancer,
-            self.ids[index],
+        command = commands.SubmitMilestone(
+            milestone_id=self.ids[index],
             message="Done",
-            attachments=[],
-            requested_amount=requested,
+            requested_amount=maybe_cents(requested),
             units=units,
         )
+        return await contracts.submit_milestone(self.runtime, by or self.freelancer, command)
 
     async def revise(self, index: int = 0, *, by: Actor | None = None) -> Outcome:
-        return await contracts.request_revision(
-            self.runtime, by or self.client, self.ids[index], "Please fix"
-        )
+        command = commands.RequestRevision(milestone_id=self.ids[index], message="Please fix")
+        return await contracts.request_revision(self.runtime, by or self.client, command)
 
     async def release(
         self,
@@ -193,20 +224,18 @@ class Deal:
         end: bool = False,
         by: Actor | None = None,
     ) -> Outcome:
-        return await contracts.release_milestone(
-            self.runtime,
-            by or self.client,
-            self.ids[index],
-            amount=amount,
-            end_contract=end,
-            idempotency_key=None,
+        command = commands.ReleaseMilestone(
+            milestone_id=self.ids[index], amount=maybe_cents(amount), end_contract=end
         )
+        return await contracts.release_milestone(self.runtime, by or self.client, command)
 
     async def complete(self, index: int = 0, *, by: Actor | None = None) -> Outcome:
-        return await contracts.complete_milestone(self.runtime, by or self.client, self.ids[index])
+        command = commands.CompleteMilestone(milestone_id=self.ids[index])
+        return await contracts.complete_milestone(self.runtime, by or self.client, command)
 
     async def end(self, *, by: Actor | None = None) -> Outcome:
-        return await contracts.end_contract(self.runtime, by or self.client, self.id, None)
+        command = commands.EndContract(contract_id=self.id)
+        return await contracts.end_contract(self.runtime, by or self.client, command)
 
     # --- refunds and disputes -----------------------------------------------------------
 
@@ -218,50 +247,59 @@ class Deal:
         reason: str | None = "Not needed",
         by: Actor | None = None,
     ) -> int:
-        outcome = await requests.request_refund(
-            self.runtime, by or self.client, self.ids[index], amount=amount, reason=reason
+        command = commands.RequestRefund(
+            milestone_id=self.ids[index], amount=maybe_cents(amount), reason=reason
         )
+        outcome = await requests.request_refund(self.runtime, by or self.client, command)
         assert outcome.refund_request_id is not None
         return outcome.refund_request_id
 
     async def answer_refund(
         self, refund_id: int, *, approve: bool, by: Actor | None = None
     ) -> Outcome:
-        return await requests.answer_refund(
-            self.runtime, by or self.freelancer, refund_id, approve=approve, message="Answer"
+        command = commands.RespondToRefundRequest(
+            refund_request_id=refund_id, approve=approve, message="Answer"
         )
+        return await requests.answer_refund(self.runtime, by or self.freelancer, command)
 
     async def open_dispute(self, index: int = 0, *, by: Actor | None = None) -> int:
-        outcome = await requests.open_dispute(
-            self.runtime, by or self.client, self.ids[index], "We disagree"
-        )
+        command = commands.OpenDispute(milestone_id=self.ids[index], reason="We disagree")
+        outcome = await requests.open_dispute(self.runtime, by or self.client, command)
         assert outcome.dispute_id is not None
         return outcome.dispute_id
 
     async def withdraw_dispute(self, dispute_id: int, *, by: Actor | None = None) -> Outcome:
-        return await requests.withdraw_dispute(self.runtime, by or self.client, dispute_id)
+        command = commands.WithdrawDispute(dispute_id=dispute_id)
+        return await requests.withdraw_dispute(self.runtime, by or self.client, command)
 
     # --- change requests ----------------------------------------------------------------
 
     async def propose(
-        self, *changes: ChangeDraft, by: Actor | None = None, message: str | None = None
+        self, *changes: MilestoneChange | Typed, by: Actor | None = None, message: str | None = None
     ) -> int:
-        outcome = await requests.propose_changes(
-            self.runtime, by or self.client, self.id, changes=list(changes), message=message
+        rejected: list[DomainProblem] = []
+        read = tuple(
+            c.read(("changes", str(i)), rejected) if isinstance(c, Typed) else c
+            for i, c in enumerate(changes)
         )
+        command = commands.ProposeMilestoneChanges(
+            contract_id=self.id, message=message, changes=read, rejected=tuple(rejected)
+        )
+        outcome = await requests.propose_changes(self.runtime, by or self.client, command)
         assert outcome.change_request_id is not None
         return outcome.change_request_id
 
     async def accept_changes(self, request_id: int, *, by: Actor | None = None) -> Outcome:
-        return await requests.accept_change_request(self.runtime, by or self.freelancer, request_id)
+        command = commands.AcceptChangeRequest(change_request_id=request_id)
+        return await requests.accept_change_request(self.runtime, by or self.freelancer, command)
 
     async def decline_changes(self, request_id: int, *, by: Actor | None = None) -> Outcome:
-        return await requests.decline_change_request(
-            self.runtime, by or self.freelancer, request_id, "No"
-        )
+        command = commands.DeclineChangeRequest(change_request_id=request_id, reason="No")
+        return await requests.decline_change_request(self.runtime, by or self.freelancer, command)
 
     async def withdraw_changes(self, request_id: int, *, by: Actor | None = None) -> Outcome:
-        return await requests.withdraw_change_request(self.runtime, by or self.client, request_id)
+        command = commands.WithdrawChangeRequest(change_request_id=request_id)
+        return await requests.withdraw_change_request(self.runtime, by or self.client, command)
 
     # --- reading ------------------------------------------------------------------------
 

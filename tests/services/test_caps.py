@@ -66,7 +66,7 @@ async def test_a_milestone_takes_at_most_MAX_REFUND_REQUESTS_refund_requests(dea
     ((code, message, path),) = [(p.code, p.message, p.field) for p in error.problems]
     assert code is ErrorCode.INVALID_STATE
     assert f"at most {MAX_REFUND_REQUESTS} refund requests" in message
-    assert path == ("milestoneId",)
+    assert path == ("milestone_id",)
     milestone = await deal.milestone(M1)
     assert await models.RefundRequest.filter(milestone_id=milestone.id).count() == (
         MAX_REFUND_REQUESTS

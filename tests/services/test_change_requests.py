@@ -13,14 +13,15 @@ from datetime import date
 import pytest
 
 from app.db import models
-from app.domain.changes import ChangeDraft
+from app.domain.commands import FundMilestone
 from app.domain.errors import ErrorCode
-from app.domain.requests import ChangeAction
+from app.domain.requests import ChangeAction, MilestoneChange
 from app.services import contracts
 from app.services.runtime import Runtime
 from tests.services.conftest import People
 from tests.services.flows import (
     Deal,
+    Typed,
     add,
     delete,
     fixed,
@@ -55,7 +56,7 @@ async def request_row(request_id: int) -> models.ChangeRequest:
     return await models.ChangeRequest.get(id=request_id)
 
 
-async def proposed_and_accepted(deal: Deal, *changes: ChangeDraft) -> list[str]:
+async def proposed_and_accepted(deal: Deal, *changes: MilestoneChange | Typed) -> list[str]:
     """The titles by position after the client proposes `changes` and the freelancer accepts."""
     request_id = await deal.propose(*changes)
     await deal.accept_changes(request_id)
@@ -113,9 +114,9 @@ async def test_the_new_order_is_the_funding_order(deal: Deal) -> None:
     await proposed_and_accepted(deal, add("D", position=1), move(deal.ids[C], 2))
 
     assert titles(await deal.plan()) == ["D", "C", "A", "B"]
-    assert await refused(deal.fund(A)) == [(ErrorCode.MILESTONE_OUT_OF_ORDER, ("milestoneId",))]
+    assert await refused(deal.fund(A)) == [(ErrorCode.MILESTONE_OUT_OF_ORDER, ("milestone_id",))]
     d = await models.Milestone.get(contract_id=deal.id, title="D")
-    await contracts.fund_milestone(deal.runtime, deal.client, d.id, None)
+    await contracts.fund_milestone(deal.runtime, deal.client, FundMilestone(milestone_id=d.id))
     assert await deal.statuses() == ["FUNDED", "NOT_FUNDED", "NOT_FUNDED", "NOT_FUNDED"]
 
 
@@ -190,7 +191,7 @@ async def test_a_move_places_the_milestone_at_its_new_position(
 
 
 async def test_a_move_needs_a_position_in_the_plan(deal: Deal) -> None:
-    no_position = ChangeDraft(ChangeAction.MOVE, milestone_id=deal.ids[A])
+    no_position = MilestoneChange(action=ChangeAction.MOVE, milestone_id=deal.ids[A])
     assert await refused(deal.propose(no_position)) == [
         (ErrorCode.INVALID_INPUT, ("changes", "0", "position"))
     ]
@@ -234,7 +235,7 @@ async def test_a_change_to_a_milestone_deleted_earlier_in_the_batch_is_not_found
     deal: Deal,
 ) -> None:
     assert await refused(deal.propose(delete(deal.ids[B]), update(deal.ids[B], title="B2"))) == [
-        (ErrorCode.NOT_FOUND, ("changes", "1", "milestoneId"))
+        (ErrorCode.NOT_FOUND, ("changes", "1", "milestone_id"))
     ]
 
 
@@ -260,7 +261,7 @@ async def test_an_unknown_or_foreign_milestone_is_not_found(
     other = await Deal.active(runtime, people.client.actor, people.freelancer.actor)
 
     assert await refused(deal.propose(add("D"), update(other.ids[0], title="Mine"))) == [
-        (ErrorCode.NOT_FOUND, ("changes", "1", "milestoneId"))
+        (ErrorCode.NOT_FOUND, ("changes", "1", "milestone_id"))
     ]
 
 
@@ -282,14 +283,15 @@ async def test_an_active_or_finished_milestone_cannot_be_changed_or_preceded(
         await deal.answer_refund(await deal.request_refund(A), approve=True)
     a = deal.ids[A]
 
-    for change, field in [
-        (update(a, title="A2"), "milestoneId"),
-        (update(a, amount="200.00"), "milestoneId"),
-        (delete(a), "milestoneId"),
-        (move(a, 2), "milestoneId"),
+    cases: list[tuple[MilestoneChange | Typed, str]] = [
+        (update(a, title="A2"), "milestone_id"),
+        (update(a, amount="200.00"), "milestone_id"),
+        (delete(a), "milestone_id"),
+        (move(a, 2), "milestone_id"),
         (add("D", position=1), "position"),
         (move(deal.ids[C], 1), "position"),
-    ]:
+    ]
+    for change, field in cases:
         assert await refused(deal.propose(change)) == [(NOT_EDITABLE, ("changes", "0", field))]
 
     # right after it is fine
@@ -369,8 +371,8 @@ async def test_piece_rate_updates_are_checked(runtime: Runtime, people: People) 
             (*at, "amount"),
         ),
         (update(piece_id, unit_price="0.40"), ErrorCode.AMOUNT_TOO_SMALL, (*at, "amount")),
-        (update(fixed_id, unit_price="5.00"), ErrorCode.INVALID_INPUT, (*at, "unitPrice")),
-        (update(piece_id, max_units=0), ErrorCode.INVALID_INPUT, (*at, "maxUnits")),
+        (update(fixed_id, unit_price="5.00"), ErrorCode.INVALID_INPUT, (*at, "unit_price")),
+        (update(piece_id, max_units=0), ErrorCode.INVALID_INPUT, (*at, "max_units")),
     ]
     for change, code, field in cases:
         assert await refused(deal.propose(change)) == [(code, field)], change
@@ -408,10 +410,10 @@ async def test_an_outsider_does_not_see_the_request(deal: Deal, people: People) 
     outsider = people.outsider.actor
 
     assert await refused(deal.accept_changes(request_id, by=outsider)) == [
-        (ErrorCode.NOT_FOUND, ("changeRequestId",))
+        (ErrorCode.NOT_FOUND, ("change_request_id",))
     ]
     assert await refused(deal.propose(add("E"), by=outsider)) == [
-        (ErrorCode.NOT_FOUND, ("contractId",))
+        (ErrorCode.NOT_FOUND, ("contract_id",))
     ]
 
 

@@ -17,8 +17,8 @@ import asyncpg
 import pytest
 
 from app.db import models
+from app.domain import commands
 from app.domain.ledger import EntryKind
-from app.domain.milestones import MilestoneDraft
 from app.domain.permissions import Actor
 from app.graphql.ids import encode_id
 from app.services import contracts as services
@@ -27,6 +27,7 @@ from tests.api.client import Api
 from tests.conftest import is_postgres
 from tests.services.books import check_books, snapshot
 from tests.services.conftest import People
+from tests.services.flows import fixed
 
 RELEASE = """
 mutation Release($input: ReleaseMilestoneInput!) {
@@ -59,23 +60,23 @@ CALLS = 20
 async def active_contract(runtime: Runtime, people: People, *amounts: str) -> list[int]:
     """An accepted contract between the client and the freelancer; its milestone ids."""
     client, freelancer = people.client.actor, people.freelancer.actor
-    outcome = await services.create_contract(
-        runtime,
-        client,
+    command = commands.CreateContract(
         freelancer_id=freelancer.user_id,
         title="Concurrent work",
-        description=None,
-        currency=None,
-        milestones=[MilestoneDraft(title=f"Part {i}", amount=a) for i, a in enumerate(amounts)],
+        milestones=tuple(fixed(a, f"Part {i}") for i, a in enumerate(amounts)),
     )
+    outcome = await services.create_contract(runtime, client, command)
     assert outcome.contract_id is not None
-    await services.accept_contract(runtime, freelancer, outcome.contract_id)
+    accept = commands.AcceptContract(contract_id=outcome.contract_id)
+    await services.accept_contract(runtime, freelancer, accept)
     rows = await models.Milestone.filter(contract_id=outcome.contract_id).order_by("position")
     return [row.id for row in rows]
 
 
 async def fund(runtime: Runtime, client: Actor, milestone_id: int) -> None:
-    await services.fund_milestone(runtime, client, milestone_id, None)
+    await services.fund_milestone(
+        runtime, client, commands.FundMilestone(milestone_id=milestone_id)
+    )
 
 
 def mid(milestone_id: int) -> str:

@@ -156,7 +156,7 @@ async def test_a_late_release_finds_the_work_already_released(
     watch = await deal.watch()
 
     assert await refused(deal.release(M1, amount="100.00")) == [
-        (ErrorCode.INVALID_STATE, ("milestoneId",))
+        (ErrorCode.INVALID_STATE, ("milestone_id",))
     ]
 
     m = await deal.milestone(M1)
@@ -180,7 +180,7 @@ async def test_any_late_action_on_the_milestone_finds_the_deadline_applied(
     else:
         step = deal.request_refund(M1)
 
-    assert await refused(step) == [(ErrorCode.INVALID_STATE, ("milestoneId",))]
+    assert await refused(step) == [(ErrorCode.INVALID_STATE, ("milestone_id",))]
 
     assert await watch.events() == [("MILESTONE_RELEASED", None, deal.ids[M1], 10_000)]
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from app.db import models
+from app.domain import commands
 from app.domain.errors import ErrorCode
 from app.domain.money import fee, parse_amount
 from app.domain.permissions import Actor
@@ -20,7 +21,7 @@ from app.services.deadlines import run_due
 from app.services.runtime import Runtime
 from app.services.unit import Outcome
 from tests.services.conftest import People
-from tests.services.flows import Deal, Problem, ledger, piece, refused
+from tests.services.flows import Deal, Problem, ledger, piece, refused, typed_amount
 from tests.support import FrozenClock, make_person
 
 pytestmark = pytest.mark.usefixtures("books_stay_right")
@@ -44,15 +45,18 @@ def resolve(
     note: str | None = "Split",
     key: str | None = None,
 ) -> Awaitable[Outcome]:
-    return requests.resolve_dispute(
-        deal.runtime,
-        by,
-        dispute_id,
-        freelancer_amount=freelancer,
-        client_amount=client,
-        note=note,
-        idempotency_key=key,
+    parts = {
+        **typed_amount("freelancer_amount", freelancer),
+        **typed_amount("client_amount", client),
+    }
+    rejected = (
+        *typed_amount("freelancer_amount", freelancer).get("rejected", ()),
+        *typed_amount("client_amount", client).get("rejected", ()),
     )
+    command = commands.ResolveDispute(
+        dispute_id=dispute_id, note=note, idempotency_key=key, **{**parts, "rejected": rejected}
+    )
+    return requests.resolve_dispute(deal.runtime, by, command)
 
 
 async def dispute_row(dispute_id: int) -> models.Dispute:
@@ -93,7 +97,8 @@ async def test_either_party_opens_a_dispute_on_the_active_milestone(
 
 
 async def test_a_dispute_needs_a_reason(deal: Deal) -> None:
-    step = requests.open_dispute(deal.runtime, deal.client, deal.ids[M1], "  ")
+    command = commands.OpenDispute(milestone_id=deal.ids[M1], reason="  ")
+    step = requests.open_dispute(deal.runtime, deal.client, command)
     assert await refused(step) == [(ErrorCode.INVALID_INPUT, ("reason",))]
 
 
@@ -101,15 +106,15 @@ async def test_an_outsider_or_admin_cannot_open_a_dispute(
     deal: Deal, people: People, admin: Actor
 ) -> None:
     assert await refused(deal.open_dispute(M1, by=people.outsider.actor)) == [
-        (ErrorCode.NOT_FOUND, ("milestoneId",))
+        (ErrorCode.NOT_FOUND, ("milestone_id",))
     ]
     assert await refused(deal.open_dispute(M1, by=admin)) == [(ErrorCode.NOT_PERMITTED, None)]
 
 
 async def test_a_milestone_that_is_not_active_cannot_be_disputed(deal: Deal) -> None:
-    assert await refused(deal.open_dispute(M2)) == [(ErrorCode.INVALID_STATE, ("milestoneId",))]
+    assert await refused(deal.open_dispute(M2)) == [(ErrorCode.INVALID_STATE, ("milestone_id",))]
     await deal.release(M1)
-    assert await refused(deal.open_dispute(M1)) == [(ErrorCode.INVALID_STATE, ("milestoneId",))]
+    assert await refused(deal.open_dispute(M1)) == [(ErrorCode.INVALID_STATE, ("milestone_id",))]
 
 
 # --- the freeze ---------------------------------------------------------------------------------
@@ -120,7 +125,7 @@ async def test_a_disputed_milestone_is_frozen(deal: Deal) -> None:
     await deal.submit(M1)
     await deal.open_dispute(M1, by=deal.freelancer)
     watch = await deal.watch()
-    state: list[Problem] = [(ErrorCode.INVALID_STATE, ("milestoneId",))]
+    state: list[Problem] = [(ErrorCode.INVALID_STATE, ("milestone_id",))]
     steps: list[tuple[Callable[[], Awaitable[object]], list[Problem]]] = [
         (lambda: deal.submit(M1), state),
         (lambda: deal.release(M1), state),
@@ -128,7 +133,7 @@ async def test_a_disputed_milestone_is_frozen(deal: Deal) -> None:
         (lambda: deal.revise(M1), state),
         (lambda: deal.request_refund(M1), state),
         (lambda: deal.open_dispute(M1), state),
-        (lambda: deal.fund(M2), [(ErrorCode.ANOTHER_MILESTONE_ACTIVE, ("milestoneId",))]),
+        (lambda: deal.fund(M2), [(ErrorCode.ANOTHER_MILESTONE_ACTIVE, ("milestone_id",))]),
         (lambda: deal.end(by=deal.client), [(ErrorCode.INVALID_STATE, None)]),
         (lambda: deal.end(by=deal.freelancer), [(ErrorCode.INVALID_STATE, None)]),
     ]
@@ -150,7 +155,7 @@ async def test_a_disputed_piece_rate_milestone_cannot_be_completed(
     await deal.fund(M1)
     await deal.open_dispute(M1)
 
-    assert await refused(deal.complete(M1)) == [(ErrorCode.INVALID_STATE, ("milestoneId",))]
+    assert await refused(deal.complete(M1)) == [(ErrorCode.INVALID_STATE, ("milestone_id",))]
 
 
 async def test_no_automatic_release_while_disputed(
@@ -237,7 +242,7 @@ async def test_only_an_admin_resolves_a_dispute(deal: Deal, people: People) -> N
             (ErrorCode.NOT_PERMITTED, None)
         ]
     assert await refused(resolve(deal, dispute_id, people.outsider.actor, "50.00", "50.00")) == [
-        (ErrorCode.NOT_FOUND, ("disputeId",))
+        (ErrorCode.NOT_FOUND, ("dispute_id",))
     ]
     assert (await dispute_row(dispute_id)).status == "OPEN"
 
@@ -298,12 +303,12 @@ async def test_a_resolution_splits_the_escrow(
 @pytest.mark.parametrize(
     ("freelancer", "client", "field"),
     [
-        ("60.00", "30.00", "freelancerAmount"),
-        ("60.00", "50.00", "freelancerAmount"),
-        ("0.00", "0.00", "freelancerAmount"),
-        ("-10.00", "110.00", "freelancerAmount"),
-        ("50.00", "50.001", "clientAmount"),
-        ("half", "50.00", "freelancerAmount"),
+        ("60.00", "30.00", "freelancer_amount"),
+        ("60.00", "50.00", "freelancer_amount"),
+        ("0.00", "0.00", "freelancer_amount"),
+        ("-10.00", "110.00", "freelancer_amount"),
+        ("50.00", "50.001", "client_amount"),
+        ("half", "50.00", "freelancer_amount"),
     ],
 )
 async def test_a_split_must_be_the_remaining_escrow_in_valid_amounts(
@@ -332,7 +337,7 @@ async def test_the_split_of_a_piece_rate_milestone_is_what_remains_unpaid(
     dispute_id = await deal.open_dispute(M1)
 
     assert await refused(resolve(deal, dispute_id, admin, "50.00", "50.00")) == [
-        (ErrorCode.INVALID_AMOUNT, ("freelancerAmount",))
+        (ErrorCode.INVALID_AMOUNT, ("freelancer_amount",))
     ]
     await resolve(deal, dispute_id, admin, "0.00", "70.00")
 
@@ -394,7 +399,7 @@ async def test_a_key_reused_with_a_different_split_is_refused(
 
     assert await refused(
         resolve(deal, dispute_id, admin, freelancer, client, note=note, key="k")
-    ) == [(ErrorCode.IDEMPOTENCY_KEY_REUSED, ("idempotencyKey",))]
+    ) == [(ErrorCode.IDEMPOTENCY_KEY_REUSED, ("idempotency_key",))]
     assert await watch.events() == []
 
 

@@ -13,9 +13,10 @@ from datetime import timedelta
 import pytest
 
 from app.db import models
+from app.domain import commands
+from app.domain.commands import NewMilestone
 from app.domain.errors import DomainError, ErrorCode
 from app.domain.ledger import EntryKind
-from app.domain.milestones import MilestoneDraft
 from app.domain.permissions import Actor
 from app.services import contracts as services
 from app.services import deadlines, requests
@@ -23,24 +24,26 @@ from app.services.runtime import Runtime
 from app.services.unit import Outcome
 from tests.services.books import check_books, snapshot
 from tests.services.conftest import People
+from tests.services.flows import typed_amount
 from tests.support import FrozenClock, make_person
 
 
 async def contract_with(
     runtime: Runtime, people: People, *amounts: str, accept: bool = True
 ) -> int:
-    outcome = await services.create_contract(
-        runtime,
-        people.client.actor,
+    command = commands.CreateContract(
         freelancer_id=people.freelancer.actor.user_id,
         title="Keyed work",
-        description=None,
-        currency=None,
-        milestones=[MilestoneDraft(title=f"Part {i}", amount=a) for i, a in enumerate(amounts)],
+        milestones=tuple(
+            NewMilestone(title=f"Part {i}", **typed_amount("amount", a))
+            for i, a in enumerate(amounts)
+        ),
     )
+    outcome = await services.create_contract(runtime, people.client.actor, command)
     assert outcome.contract_id is not None
     if accept:
-        await services.accept_contract(runtime, people.freelancer.actor, outcome.contract_id)
+        accepted = commands.AcceptContract(contract_id=outcome.contract_id)
+        await services.accept_contract(runtime, people.freelancer.actor, accepted)
     return outcome.contract_id
 
 
@@ -85,18 +88,18 @@ def release(
     end_contract: bool = False,
     key: str | None = "release-1",
 ) -> Awaitable[Outcome]:
-    return services.release_milestone(
-        runtime,
-        actor,
-        milestone_id,
-        amount=amount,
+    command = commands.ReleaseMilestone(
+        milestone_id=milestone_id,
         end_contract=end_contract,
         idempotency_key=key,
+        **typed_amount("amount", amount),
     )
+    return services.release_milestone(runtime, actor, command)
 
 
 def fund(runtime: Runtime, actor: Actor, milestone_id: int, key: str | None) -> Awaitable[Outcome]:
-    return services.fund_milestone(runtime, actor, milestone_id, key)
+    command = commands.FundMilestone(milestone_id=milestone_id, idempotency_key=key)
+    return services.fund_milestone(runtime, actor, command)
 
 
 def bonus(
@@ -108,9 +111,10 @@ def bonus(
     note: str | None = "Thanks",
     key: str | None = "bonus-1",
 ) -> Awaitable[Outcome]:
-    return services.pay_bonus(
-        runtime, actor, contract_id, amount=amount, note=note, idempotency_key=key
+    command = commands.PayBonus(
+        contract_id=contract_id, note=note, idempotency_key=key, **typed_amount("amount", amount)
     )
+    return services.pay_bonus(runtime, actor, command)
 
 
 # --- a retry replays the first outcome and moves no money -----------------------------------
@@ -138,7 +142,7 @@ async def test_a_funding_retried_with_its_key_charges_once(
     # and: without the key the same request is a refusal, not a second charge
     assert await refusal(fund(runtime, client, first, None)) == (
         ErrorCode.INVALID_STATE,
-        ("milestoneId",),
+        ("milestone_id",),
     )
 
 
@@ -187,19 +191,19 @@ async def test_a_dispute_resolution_retried_with_its_key_splits_once(
     contract = await contract_with(runtime, people, "100.00")
     (milestone,) = await milestone_ids(contract)
     await fund(runtime, people.client.actor, milestone, None)
-    opened = await requests.open_dispute(runtime, people.freelancer.actor, milestone, "Unpaid")
+    opening = commands.OpenDispute(milestone_id=milestone, reason="Unpaid")
+    opened = await requests.open_dispute(runtime, people.freelancer.actor, opening)
     assert opened.dispute_id is not None
 
     def resolve() -> Awaitable[Outcome]:
-        return requests.resolve_dispute(
-            runtime,
-            admin,
-            opened.dispute_id or 0,
-            freelancer_amount="70.00",
-            client_amount="30.00",
+        command = commands.ResolveDispute(
+            dispute_id=opened.dispute_id or 0,
+            freelancer_amount=70_00,
+            client_amount=30_00,
             note="Split",
             idempotency_key="resolve-1",
         )
+        return requests.resolve_dispute(runtime, admin, command)
 
     outcome = await resolve()
     written = await rows()
@@ -243,7 +247,7 @@ async def test_a_refused_release_is_replayed_after_the_milestone_was_funded(
     client = people.client.actor
     refused = await release(runtime, client, milestone, key="early")
     assert [(p.code, p.field) for p in refused.problems] == [
-        (ErrorCode.INVALID_STATE, ("milestoneId",))
+        (ErrorCode.INVALID_STATE, ("milestone_id",))
     ]
     assert await ledger(contract) == []
     # when: the milestone gets funded, and the client retries with the same key
@@ -279,7 +283,7 @@ async def test_an_invalid_amount_under_a_key_is_stored_and_replayed(
     [
         ("amount", {"amount": "60.01"}),
         ("amount left out", {"amount": None}),
-        ("endContract", {"amount": "60.00", "end_contract": True}),
+        ("end_contract", {"amount": "60.00", "end_contract": True}),
     ],
 )
 async def test_a_release_key_reused_with_other_input_is_refused(
@@ -294,7 +298,7 @@ async def test_a_release_key_reused_with_other_input_is_refused(
     written = await rows()
     # when / then
     step = release(runtime, client, milestone, **retry)  # type: ignore[arg-type]
-    assert await refusal(step) == (ErrorCode.IDEMPOTENCY_KEY_REUSED, ("idempotencyKey",)), changed
+    assert await refusal(step) == (ErrorCode.IDEMPOTENCY_KEY_REUSED, ("idempotency_key",)), changed
     assert await rows() == written
 
 
@@ -311,7 +315,7 @@ async def test_a_release_key_reused_on_another_milestone_is_refused(
     await release(runtime, client, first)
     assert await refusal(release(runtime, client, other)) == (
         ErrorCode.IDEMPOTENCY_KEY_REUSED,
-        ("idempotencyKey",),
+        ("idempotency_key",),
     )
     assert not await models.LedgerEntry.filter(milestone_id=other, kind=EntryKind.RELEASE)
 
@@ -324,11 +328,11 @@ async def test_a_bonus_key_reused_with_another_note_is_refused(
     await bonus(runtime, client, contract, note="Thanks")
     assert await refusal(bonus(runtime, client, contract, note="Thanks!")) == (
         ErrorCode.IDEMPOTENCY_KEY_REUSED,
-        ("idempotencyKey",),
+        ("idempotency_key",),
     )
     assert await refusal(bonus(runtime, client, contract, note=None)) == (
         ErrorCode.IDEMPOTENCY_KEY_REUSED,
-        ("idempotencyKey",),
+        ("idempotency_key",),
     )
     assert [k for k, _ in await ledger(contract)].count("BONUS") == 1
 
@@ -370,7 +374,7 @@ async def test_a_key_of_255_characters_is_accepted_and_256_is_invalid_input(
     assert not (await bonus(runtime, client, contract, key="k" * 255)).problems
     assert await refusal(bonus(runtime, client, contract, key="k" * 256)) == (
         ErrorCode.INVALID_INPUT,
-        ("idempotencyKey",),
+        ("idempotency_key",),
     )
     assert await models.IdempotencyKey.filter(user_id=client.user_id).count() == 1
 

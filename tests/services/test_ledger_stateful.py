@@ -60,20 +60,29 @@ from hypothesis.stateful import (
 from tortoise.contrib.test import truncate_all_models
 
 from app.db import models
-from app.domain.changes import ChangeDraft
+from app.domain import commands
+from app.domain.commands import NewMilestone
 from app.domain.errors import DomainError, ErrorCode, Problem
 from app.domain.events import EventType
 from app.domain.ledger import EntryKind
-from app.domain.milestones import MilestoneDraft, MilestoneStatus
+from app.domain.milestones import MilestoneStatus
 from app.domain.money import format_amount, parse_amount
-from app.domain.permissions import Actor, ContractStatus
+from app.domain.permissions import Action, Actor, ContractStatus
 from app.domain.policy import Policy
-from app.domain.requests import ChangeAction, ChangeRequestStatus, DisputeStatus, RefundStatus
+from app.domain.requests import (
+    ChangeAction,
+    ChangeRequestStatus,
+    DisputeStatus,
+    MilestoneChange,
+    RefundStatus,
+)
 from app.services import contracts as services
 from app.services import deadlines
 from app.services import requests as asks
 from app.services.unit import Outcome
+from tests.domain.builders import typed
 from tests.services.books import FINAL, MilestoneRow, Snapshot, check_books, snapshot
+from tests.services.flows import typed_amount
 from tests.support import FrozenClock, make_runtime
 
 T = TypeVar("T")
@@ -178,17 +187,53 @@ batches = st.tuples(
 
 
 @dataclass(frozen=True)
+class MilestoneDraft:
+    """A new milestone as the client types it, amounts as text (the model works on text)."""
+
+    title: str
+    amount: str | None = None
+    unit_price: str | None = None
+    max_units: int | None = None
+
+
+@dataclass(frozen=True)
+class ChangeDraft:
+    """A proposed change as the client types it, amounts as text."""
+
+    action: ChangeAction
+    milestone_id: int | None = None
+    title: str | None = None
+    amount: str | None = None
+    position: int | None = None
+    unit_price: str | None = None
+    max_units: int | None = None
+
+
+def read_drafts(
+    drafts: Sequence[MilestoneDraft | ChangeDraft], path: str, record: type[Any]
+) -> tuple[tuple[Any, ...], tuple[Problem, ...]]:
+    """The drafts as the GraphQL edge reads them: the records, and what it refused."""
+    rejected: list[Problem] = []
+    read = tuple(
+        typed(record, (path, str(i)), rejected, **dataclasses.asdict(d))
+        for i, d in enumerate(drafts)
+    )
+    return read, tuple(rejected)
+
+
+@dataclass(frozen=True)
 class Key:
-    """An idempotency key as the service scopes it, and the request it came with."""
+    """An idempotency key as the service scopes it (user, action, key), and the request it
+    came with."""
 
     id: tuple[int, str, str]
     request: dict[str, Any]
 
     @classmethod
     def of(
-        cls, actor: Actor, mutation: str, key: str | None, request: dict[str, Any]
+        cls, actor: Actor, action: Action, key: str | None, request: dict[str, Any]
     ) -> Key | None:
-        return cls((actor.user_id, mutation, key), request) if key is not None else None
+        return cls((actor.user_id, action.value, key), request) if key is not None else None
 
 
 @dataclass(frozen=True)
@@ -385,15 +430,15 @@ class LedgerMachine(RuleBasedStateMachine):
             and bool(specs)
             and all(a is not None and a >= self.policy.minimum_milestone_amount for a in amounts)
         )
-        call = services.create_contract(
-            self.runtime,
-            Actor(self.people[client].id),
+        drafts = [draft_of(spec, f"Step {i}") for i, spec in enumerate(specs)]
+        offered, rejected = read_drafts(drafts, "milestones", NewMilestone)
+        command = commands.CreateContract(
             freelancer_id=self.people[freelancer].id,
             title="Work",
-            description=None,
-            currency=None,
-            milestones=[draft_of(spec, f"Step {i}") for i, spec in enumerate(specs)],
+            milestones=offered,
+            rejected=rejected,
         )
+        call = services.create_contract(self.runtime, Actor(self.people[client].id), command)
         outcome = self.attempt(call, contract=None, gate=None)
         assert (outcome is not None) == valid, (outcome, specs)
         if outcome is None:
@@ -418,7 +463,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def accept(self, contract: int, who: str) -> None:
         actor = self.actor(contract, who)
         gate = self.gate(who, "freelancer")
-        call = services.accept_contract(self.runtime, actor, contract)
+        call = services.accept_contract(
+            self.runtime, actor, commands.AcceptContract(contract_id=contract)
+        )
         if self.attempt(call, contract=contract, gate=gate):
             self.expect_status(contract, ContractStatus.ACTIVE)
 
@@ -426,7 +473,8 @@ class LedgerMachine(RuleBasedStateMachine):
     def decline(self, contract: int, who: str) -> None:
         actor = self.actor(contract, who)
         gate = self.gate(who, "freelancer")
-        call = services.decline_contract(self.runtime, actor, contract, "no thanks")
+        decline = commands.DeclineContract(contract_id=contract, reason="no thanks")
+        call = services.decline_contract(self.runtime, actor, decline)
         if self.attempt(call, contract=contract, gate=gate):
             self.expect_status(contract, ContractStatus.DECLINED)
 
@@ -435,7 +483,9 @@ class LedgerMachine(RuleBasedStateMachine):
         actor = self.actor(contract, who)
         status = self.books.contracts[contract].status
         gate = self.gate(who, "client" if status is ContractStatus.OFFERED else None)
-        call = services.end_contract(self.runtime, actor, contract, None)
+        call = services.end_contract(
+            self.runtime, actor, commands.EndContract(contract_id=contract)
+        )
         if self.attempt(call, contract=contract, gate=gate):
             self.expect_status(contract, ContractStatus.ENDED)
 
@@ -444,8 +494,9 @@ class LedgerMachine(RuleBasedStateMachine):
         actor = self.actor(contract, who)
         milestone = self.milestone(contract, which)
         before = self.books
-        call = services.fund_milestone(self.runtime, actor, milestone, key)
-        idempotency = Key.of(actor, "fundMilestone", key, {"milestoneId": milestone})
+        fund = commands.FundMilestone(milestone_id=milestone, idempotency_key=key)
+        call = services.fund_milestone(self.runtime, actor, fund)
+        idempotency = Key.of(actor, Action.FUND, key, {"milestone_id": milestone})
         gate = self.gate(who, "client", milestone)
         outcome = self.attempt(call, contract=contract, gate=gate, key=idempotency)
         if outcome is None or not self.settled(before, contract):
@@ -476,15 +527,14 @@ class LedgerMachine(RuleBasedStateMachine):
             text: str | None = format_amount(due) if due else "1.00"
         else:
             text = self.amount(amount, contract, milestone)
-        call = services.submit_milestone(
-            self.runtime,
-            actor,
-            milestone,
+        submission = commands.SubmitMilestone(
+            milestone_id=milestone,
             message="done",
-            attachments=["https://example.com/work.zip"],
-            requested_amount=text,
+            attachments=("https://example.com/work.zip",),
             units=count,
+            **typed_amount("requested_amount", text),
         )
+        call = services.submit_milestone(self.runtime, actor, submission)
         gate = self.gate(who, "freelancer", milestone)
         outcome = self.attempt(call, contract=contract, gate=gate)
         if gate is None and self.settled(before, contract):
@@ -522,7 +572,8 @@ class LedgerMachine(RuleBasedStateMachine):
         actor = self.actor(contract, who)
         milestone = self.milestone(contract, which)
         before = self.books
-        call = services.request_revision(self.runtime, actor, milestone, "again")
+        revise = commands.RequestRevision(milestone_id=milestone, message="again")
+        call = services.request_revision(self.runtime, actor, revise)
         gate = self.gate(who, "client", milestone)
         if self.attempt(call, contract=contract, gate=gate) is None:
             return
@@ -552,16 +603,15 @@ class LedgerMachine(RuleBasedStateMachine):
         milestone = self.milestone(contract, which)
         before = self.books
         text = self.amount(amount, contract, milestone)
-        call = services.release_milestone(
-            self.runtime,
-            actor,
-            milestone,
-            amount=text,
+        release = commands.ReleaseMilestone(
+            milestone_id=milestone,
             end_contract=end_contract,
             idempotency_key=key,
+            **typed_amount("amount", text),
         )
-        request = {"milestoneId": milestone, "amount": text, "endContract": end_contract}
-        idempotency = Key.of(actor, "releaseMilestone", key, request)
+        call = services.release_milestone(self.runtime, actor, release)
+        request = {"milestone_id": milestone, "amount": text, "end_contract": end_contract}
+        idempotency = Key.of(actor, Action.RELEASE, key, request)
         gate = self.gate(who, "client", milestone)
         outcome = self.attempt(call, contract=contract, gate=gate, key=idempotency)
         m_before = before.milestones[milestone]
@@ -611,7 +661,8 @@ class LedgerMachine(RuleBasedStateMachine):
         actor = self.actor(contract, who)
         milestone = self.milestone(contract, which)
         before = self.books
-        call = services.complete_milestone(self.runtime, actor, milestone)
+        complete = commands.CompleteMilestone(milestone_id=milestone)
+        call = services.complete_milestone(self.runtime, actor, complete)
         gate = self.gate(who, "client", milestone)
         outcome = self.attempt(call, contract=contract, gate=gate)
         m_before = before.milestones[milestone]
@@ -640,11 +691,15 @@ class LedgerMachine(RuleBasedStateMachine):
     def pay_bonus(self, contract: int, who: str, amount: str, key: str | None) -> None:
         actor = self.actor(contract, who)
         before = self.books
-        call = services.pay_bonus(
-            self.runtime, actor, contract, amount=amount, note="thanks", idempotency_key=key
+        bonus = commands.PayBonus(
+            contract_id=contract,
+            note="thanks",
+            idempotency_key=key,
+            **typed_amount("amount", amount),
         )
-        request = {"contractId": contract, "amount": amount, "note": "thanks"}
-        idempotency = Key.of(actor, "payBonus", key, request)
+        call = services.pay_bonus(self.runtime, actor, bonus)
+        request = {"contract_id": contract, "amount": amount, "note": "thanks"}
+        idempotency = Key.of(actor, Action.PAY_BONUS, key, request)
         gate = self.gate(who, "client")
         outcome = self.attempt(call, contract=contract, gate=gate, key=idempotency)
         if outcome is None or not self.settled(before, contract):
@@ -668,7 +723,10 @@ class LedgerMachine(RuleBasedStateMachine):
         milestone = self.milestone(contract, which)
         before = self.books
         text = self.amount(amount, contract, milestone)
-        call = asks.request_refund(self.runtime, actor, milestone, amount=text, reason="no need")
+        refund = commands.RequestRefund(
+            milestone_id=milestone, reason="no need", **typed_amount("amount", text)
+        )
+        call = asks.request_refund(self.runtime, actor, refund)
         gate = self.gate(who, "client", milestone)
         outcome = self.attempt(call, contract=contract, gate=gate)
         m = before.milestones[milestone]
@@ -701,7 +759,10 @@ class LedgerMachine(RuleBasedStateMachine):
         contract = row.contract_id
         actor = self.actor(contract, who)
         before = self.books
-        call = asks.answer_refund(self.runtime, actor, refund, approve=approve, message="ok")
+        answer = commands.RespondToRefundRequest(
+            refund_request_id=refund, approve=approve, message="ok"
+        )
+        call = asks.answer_refund(self.runtime, actor, answer)
         gate = self.gate(who, "freelancer")
         outcome = self.attempt(call, contract=contract, gate=gate)
         if gate is None and self.settled(before, contract):
@@ -728,7 +789,8 @@ class LedgerMachine(RuleBasedStateMachine):
         actor = self.actor(contract, who)
         milestone = self.milestone(contract, which)
         before = self.books
-        call = asks.open_dispute(self.runtime, actor, milestone, reason)
+        opening = commands.OpenDispute(milestone_id=milestone, reason=reason)
+        call = asks.open_dispute(self.runtime, actor, opening)
         gate = self.gate(who, None, milestone)
         outcome = self.attempt(call, contract=contract, gate=gate)
         m = before.milestones[milestone]
@@ -760,7 +822,9 @@ class LedgerMachine(RuleBasedStateMachine):
         who = self.relative(contract, row.opened_by, who)
         actor = self.actor(contract, who)
         before = self.books
-        call = asks.withdraw_dispute(self.runtime, actor, dispute)
+        call = asks.withdraw_dispute(
+            self.runtime, actor, commands.WithdrawDispute(dispute_id=dispute)
+        )
         gate = self.gate(who, self.role(contract, row.opened_by))
         outcome = self.attempt(call, contract=contract, gate=gate)
         if gate is None and self.settled(before, contract):
@@ -776,22 +840,25 @@ class LedgerMachine(RuleBasedStateMachine):
         before = self.books
         remaining = before.milestones[row.milestone_id].remaining
         to_freelancer, to_client = self.split(split, remaining)
-        call = asks.resolve_dispute(
-            self.runtime,
-            actor,
-            dispute,
-            freelancer_amount=to_freelancer,
-            client_amount=to_client,
+        freelancer_part = typed_amount("freelancer_amount", to_freelancer)
+        client_part = typed_amount("client_amount", to_client)
+        rejected = (*freelancer_part.pop("rejected", ()), *client_part.pop("rejected", ()))
+        split_command = commands.ResolveDispute(
+            dispute_id=dispute,
             note="split",
             idempotency_key=key,
+            rejected=rejected,
+            **freelancer_part,
+            **client_part,
         )
+        call = asks.resolve_dispute(self.runtime, actor, split_command)
         request = {
-            "disputeId": dispute,
-            "freelancerAmount": to_freelancer,
-            "clientAmount": to_client,
+            "dispute_id": dispute,
+            "freelancer_amount": to_freelancer,
+            "client_amount": to_client,
             "note": "split",
         }
-        idempotency = Key.of(actor, "resolveDispute", key, request)
+        idempotency = Key.of(actor, Action.RESOLVE_DISPUTE, key, request)
         gate = self.gate(who, "admin")
         outcome = self.attempt(call, contract=contract, gate=gate, key=idempotency)
         valid = all(parses(a, allow_zero=True) for a in (to_freelancer, to_client))
@@ -824,7 +891,11 @@ class LedgerMachine(RuleBasedStateMachine):
         actor = self.actor(contract, who)
         before = self.books
         drafts = self.drafts(contract, batch)
-        call = asks.propose_changes(self.runtime, actor, contract, changes=drafts, message="new")
+        changes, rejected = read_drafts(drafts, "changes", MilestoneChange)
+        proposal = commands.ProposeMilestoneChanges(
+            contract_id=contract, message="new", changes=changes, rejected=rejected
+        )
+        call = asks.propose_changes(self.runtime, actor, proposal)
         gate = self.gate(who, None)
         outcome = self.attempt(call, contract=contract, gate=gate)
         settled = self.settled(before, contract)
@@ -891,7 +962,8 @@ class LedgerMachine(RuleBasedStateMachine):
         who = self.relative(contract, row.proposed_by, who)
         actor = self.actor(contract, who)
         before = self.books
-        call = asks.accept_change_request(self.runtime, actor, request)
+        accept = commands.AcceptChangeRequest(change_request_id=request)
+        call = asks.accept_change_request(self.runtime, actor, accept)
         gate = self.gate(who, self.other_role(contract, row.proposed_by))
         outcome = self.attempt(call, contract=contract, gate=gate)
         if gate is None and self.settled(before, contract):
@@ -918,7 +990,8 @@ class LedgerMachine(RuleBasedStateMachine):
         who = self.relative(contract, row.proposed_by, who)
         actor = self.actor(contract, who)
         before = self.books
-        call = asks.decline_change_request(self.runtime, actor, request, "no")
+        decline = commands.DeclineChangeRequest(change_request_id=request, reason="no")
+        call = asks.decline_change_request(self.runtime, actor, decline)
         gate = self.gate(who, self.other_role(contract, row.proposed_by))
         outcome = self.attempt(call, contract=contract, gate=gate)
         if gate is None and self.settled(before, contract):
@@ -934,7 +1007,8 @@ class LedgerMachine(RuleBasedStateMachine):
         who = self.relative(contract, row.proposed_by, who)
         actor = self.actor(contract, who)
         before = self.books
-        call = asks.withdraw_change_request(self.runtime, actor, request)
+        withdraw = commands.WithdrawChangeRequest(change_request_id=request)
+        call = asks.withdraw_change_request(self.runtime, actor, withdraw)
         gate = self.gate(who, self.role(contract, row.proposed_by))
         outcome = self.attempt(call, contract=contract, gate=gate)
         if gate is None and self.settled(before, contract):

@@ -13,13 +13,13 @@ from datetime import timedelta
 import pytest
 
 from app.db import models
+from app.domain.commands import CreateContract, NewMilestone
 from app.domain.errors import ErrorCode
-from app.domain.milestones import MilestoneDraft
 from app.services import contracts
 from app.services.deadlines import run_due
 from app.services.runtime import Runtime
 from tests.services.conftest import People
-from tests.services.flows import Deal, fixed, ledger, piece, refused
+from tests.services.flows import Deal, fixed, ledger, maybe_cents, piece, refused
 from tests.support import FrozenClock
 
 pytestmark = pytest.mark.usefixtures("books_stay_right")
@@ -42,16 +42,11 @@ async def deal(runtime: Runtime, people: People) -> Deal:
     return deal
 
 
-async def offer(runtime: Runtime, people: People, draft: MilestoneDraft) -> object:
-    return await contracts.create_contract(
-        runtime,
-        people.client.actor,
-        freelancer_id=people.freelancer.actor.user_id,
-        title="Units",
-        description=None,
-        currency=None,
-        milestones=[draft],
+async def offer(runtime: Runtime, people: People, draft: NewMilestone) -> object:
+    command = CreateContract(
+        freelancer_id=people.freelancer.actor.user_id, title="Units", milestones=(draft,)
     )
+    return await contracts.create_contract(runtime, people.client.actor, command)
 
 
 # --- the amount -----------------------------------------------------------------------------------
@@ -85,12 +80,12 @@ async def test_a_product_below_the_minimum_is_too_small(runtime: Runtime, people
 
 @pytest.mark.parametrize(
     ("unit_price", "max_units", "field"),
-    [(None, 10, "unitPrice"), ("1.00", None, "maxUnits"), ("1.00", 0, "maxUnits")],
+    [(None, 10, "unit_price"), ("1.00", None, "max_units"), ("1.00", 0, "max_units")],
 )
 async def test_a_piece_rate_milestone_needs_both_unit_price_and_max_units(
     runtime: Runtime, people: People, unit_price: str | None, max_units: int | None, field: str
 ) -> None:
-    draft = MilestoneDraft(title="Units", unit_price=unit_price, max_units=max_units)
+    draft = NewMilestone(title="Units", unit_price=maybe_cents(unit_price), max_units=max_units)
     assert (ErrorCode.INVALID_INPUT, ("milestones", "0", field)) in await refused(
         offer(runtime, people, draft)
     )
@@ -121,7 +116,7 @@ async def test_a_submission_cannot_ask_for_more_units_than_remain_after_a_paymen
 
 async def test_a_requested_amount_must_match_the_units(deal: Deal) -> None:
     assert await refused(deal.submit(P, units=3, requested="40.00")) == [
-        (ErrorCode.INVALID_INPUT, ("requestedAmount",))
+        (ErrorCode.INVALID_INPUT, ("requested_amount",))
     ]
     await deal.submit(P, units=3, requested="30.00")
 
@@ -156,9 +151,9 @@ async def test_a_release_needs_submitted_units(deal: Deal, status: str) -> None:
         await deal.submit(P, units=2)
         await deal.revise(P)
 
-    assert await refused(deal.release(P)) == [(ErrorCode.INVALID_STATE, ("milestoneId",))]
+    assert await refused(deal.release(P)) == [(ErrorCode.INVALID_STATE, ("milestone_id",))]
     assert await refused(deal.release(P, amount="20.00")) == [
-        (ErrorCode.INVALID_STATE, ("milestoneId",))
+        (ErrorCode.INVALID_STATE, ("milestone_id",))
     ]
 
 
@@ -182,7 +177,7 @@ async def test_a_partial_payment_leaves_the_milestone_funded(
     assert await watch.entries() == ledger(("RELEASE", 3_000, m.id), ("SERVICE_FEE", 300, m.id))
     # still the active milestone: the next cannot be funded yet
     assert await refused(deal.fund(NEXT)) == [
-        (ErrorCode.ANOTHER_MILESTONE_ACTIVE, ("milestoneId",))
+        (ErrorCode.ANOTHER_MILESTONE_ACTIVE, ("milestone_id",))
     ]
 
 
@@ -244,7 +239,7 @@ async def test_only_the_client_completes_a_piece_rate_milestone(
     assert await refused(deal.complete(P, by=deal.freelancer)) == [(ErrorCode.NOT_PERMITTED, None)]
     fixed_price = await Deal.active(runtime, people.client.actor, people.freelancer.actor)
     await fixed_price.fund(0)
-    assert await refused(fixed_price.complete(0)) == [(ErrorCode.INVALID_STATE, ("milestoneId",))]
+    assert await refused(fixed_price.complete(0)) == [(ErrorCode.INVALID_STATE, ("milestone_id",))]
 
 
 async def test_completing_after_a_payment_releases_and_the_rest_pays_the_next_funding(
@@ -307,7 +302,7 @@ async def test_completing_records_an_event(deal: Deal) -> None:
 async def test_submitted_units_must_be_answered_before_completing(deal: Deal) -> None:
     await deal.submit(P, units=2)
 
-    assert await refused(deal.complete(P)) == [(ErrorCode.INVALID_STATE, ("milestoneId",))]
+    assert await refused(deal.complete(P)) == [(ErrorCode.INVALID_STATE, ("milestone_id",))]
 
 
 async def test_completing_withdraws_a_pending_refund(deal: Deal) -> None:

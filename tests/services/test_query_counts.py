@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from app.db import models
-from app.domain.milestones import MilestoneDraft
+from app.domain import commands
+from app.domain.commands import NewMilestone
 from app.domain.permissions import Actor
 from app.graphql.ids import encode_id
 from app.services import contracts as services
@@ -121,32 +122,27 @@ async def contract_in_review(
     runtime: Runtime, client: Actor, freelancer: Actor, milestones: int, rounds: int
 ) -> int:
     """An active contract whose first milestone was submitted `rounds` times."""
-    outcome = await services.create_contract(
-        runtime,
-        client,
+    command = commands.CreateContract(
         freelancer_id=freelancer.user_id,
         title="Dashboard row",
         description="",
-        currency=None,
-        milestones=[MilestoneDraft(title=f"M{i}", amount="50.00") for i in range(milestones)],
+        milestones=tuple(NewMilestone(title=f"M{i}", amount=50_00) for i in range(milestones)),
     )
+    outcome = await services.create_contract(runtime, client, command)
     assert outcome.contract_id is not None
     if rounds:
-        await services.accept_contract(runtime, freelancer, outcome.contract_id)
+        accept = commands.AcceptContract(contract_id=outcome.contract_id)
+        await services.accept_contract(runtime, freelancer, accept)
         first = await models.Milestone.get(contract_id=outcome.contract_id, position=1)
-        await services.fund_milestone(runtime, client, first.id, None)
+        await services.fund_milestone(
+            runtime, client, commands.FundMilestone(milestone_id=first.id)
+        )
         for round_ in range(rounds):
             if round_:
-                await services.request_revision(runtime, client, first.id, "Again")
-            await services.submit_milestone(
-                runtime,
-                freelancer,
-                first.id,
-                message=f"Round {round_}",
-                attachments=[],
-                requested_amount=None,
-                units=None,
-            )
+                revise = commands.RequestRevision(milestone_id=first.id, message="Again")
+                await services.request_revision(runtime, client, revise)
+            submission = commands.SubmitMilestone(milestone_id=first.id, message=f"Round {round_}")
+            await services.submit_milestone(runtime, freelancer, submission)
     return outcome.contract_id
 
 

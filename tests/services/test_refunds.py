@@ -81,14 +81,14 @@ async def test_only_the_client_asks_for_a_refund(deal: Deal, people: People) -> 
         (ErrorCode.NOT_PERMITTED, None)
     ]
     assert await refused(deal.request_refund(M1, by=people.outsider.actor)) == [
-        (ErrorCode.NOT_FOUND, ("milestoneId",))
+        (ErrorCode.NOT_FOUND, ("milestone_id",))
     ]
 
 
 async def test_a_milestone_that_is_not_active_has_no_refund(deal: Deal) -> None:
-    assert await refused(deal.request_refund(M2)) == [(ErrorCode.INVALID_STATE, ("milestoneId",))]
+    assert await refused(deal.request_refund(M2)) == [(ErrorCode.INVALID_STATE, ("milestone_id",))]
     await deal.release(M1)
-    assert await refused(deal.request_refund(M1)) == [(ErrorCode.INVALID_STATE, ("milestoneId",))]
+    assert await refused(deal.request_refund(M1)) == [(ErrorCode.INVALID_STATE, ("milestone_id",))]
 
 
 async def test_nothing_is_asked_of_an_offer_yet(runtime: Runtime, people: People) -> None:
@@ -116,13 +116,13 @@ async def test_while_a_refund_is_pending_nothing_else_is_asked_or_submitted(deal
     watch = await deal.watch()
 
     # then the freelancer cannot submit, and neither party can ask again or open a dispute
-    assert await refused(deal.submit(M1)) == [(ErrorCode.REFUND_PENDING, ("milestoneId",))]
+    assert await refused(deal.submit(M1)) == [(ErrorCode.REFUND_PENDING, ("milestone_id",))]
     assert await refused(deal.request_refund(M1, amount="1.00")) == [
-        (ErrorCode.REFUND_PENDING, ("milestoneId",))
+        (ErrorCode.REFUND_PENDING, ("milestone_id",))
     ]
     for party in (deal.client, deal.freelancer):
         assert await refused(deal.open_dispute(M1, by=party)) == [
-            (ErrorCode.REFUND_PENDING, ("milestoneId",))
+            (ErrorCode.REFUND_PENDING, ("milestone_id",))
         ]
     assert await watch.events() == []
 
@@ -223,7 +223,7 @@ async def test_only_the_freelancer_answers(deal: Deal, people: People) -> None:
         (ErrorCode.NOT_PERMITTED, None)
     ]
     assert await refused(deal.answer_refund(refund_id, approve=True, by=people.outsider.actor)) == [
-        (ErrorCode.NOT_FOUND, ("refundRequestId",))
+        (ErrorCode.NOT_FOUND, ("refund_request_id",))
     ]
     assert (await refund_row(refund_id)).status == "PENDING"
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app.db import models
+from app.domain.permissions import Action
 from app.services import deadlines, unit
 from app.services.runtime import Runtime
 from tests.services.conftest import People
@@ -32,7 +33,7 @@ async def test_one_failing_contract_holds_back_neither_the_others_nor_the_purge(
         await deal.submit(0)
     await models.IdempotencyKey.create(
         user_id=client.user_id,
-        mutation="fundMilestone",
+        mutation=Action.FUND.value,
         key="old",
         request_hash="0" * 64,
         outcome={},
