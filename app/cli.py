@@ -1,4 +1,5 @@
-"""The command line: `python -m app serve | migrate | seed-demo | create-user | export-schema`."""
+"""The command line: `python -m app serve | migrate | seed-demo | seed-bench | create-user |
+run-jobs | export-schema`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from app import bench_data
 from app.bootstrap import bootstrap, started
 from app.db.config import migrate_database
 from app.domain.errors import DomainError
@@ -137,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("seed-demo", help="load demo users and contracts").set_defaults(
         run=seed_demo
     )
+    bench_parser = commands.add_parser("seed-bench", help="load the benchmark data set")
+    bench_data.add_arguments(bench_parser)
+    bench_parser.set_defaults(run=bench_data.seed_bench)
     user_parser = commands.add_parser("create-user", help="create a user")
     user_parser.add_argument("--email", required=True)
     user_parser.add_argument("--name", required=True)
