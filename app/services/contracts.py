@@ -21,28 +21,29 @@ from app.domain.commands import (
 from app.domain.contract import Contract
 from app.domain.errors import ErrorCode, refuse
 from app.domain.permissions import Action, Actor
-from app.services.repository import insert_contract
+from app.services.repository import PENDING, WORK, Reads, insert_contract
 from app.services.runtime import Runtime
 from app.services.unit import (
     ContractAction,
     Idempotency,
     Outcome,
+    Part,
     Saved,
     Touched,
-    contract_id_of_milestone,
     idempotency,
     run_on_contract,
+    run_on_part,
 )
 
 
 async def create_contract(runtime: Runtime, actor: Actor, command: CreateContract) -> Outcome:
-    if not await models.User.exists(id=command.freelancer_id):
-        raise refuse(ErrorCode.NOT_FOUND, "No such freelancer", ["freelancer_id"])
-    contract = Contract.offer(
-        command, client_id=actor.user_id, policy=runtime.policy, now=runtime.clock()
-    )
     saved = Saved(runtime)
     async with in_transaction() as conn:
+        if not await models.User.exists(using_db=conn, id=command.freelancer_id):
+            raise refuse(ErrorCode.NOT_FOUND, "No such freelancer", ["freelancer_id"])
+        contract = Contract.offer(
+            command, client_id=actor.user_id, policy=runtime.policy, now=runtime.clock()
+        )
         await saved.announce(contract, await insert_contract(contract, conn), conn)
     saved.committed()
     return Outcome(contract_id=contract.id)
@@ -83,6 +84,7 @@ async def pay_bonus(runtime: Runtime, actor: Actor, command: PayBonus) -> Outcom
         command.contract_id,
         act,
         idempotency=idempotency(Action.PAY_BONUS, command),
+        reads=WORK,
     )
 
 
@@ -113,8 +115,9 @@ async def release_milestone(runtime: Runtime, actor: Actor, command: ReleaseMile
     def act(contract: Contract) -> Touched:
         return Touched(milestone=contract.release(actor, command))
 
+    reads = PENDING if command.end_contract else WORK
     return await _on_milestone(
-        runtime, actor, command.milestone_id, act, idempotency(Action.RELEASE, command)
+        runtime, actor, command.milestone_id, act, idempotency(Action.RELEASE, command), reads
     )
 
 
@@ -131,10 +134,8 @@ async def _on_milestone(
     milestone_id: int,
     act: ContractAction,
     idempotency: Idempotency | None = None,
+    reads: Reads = WORK,
 ) -> Outcome:
-    contract_id = await contract_id_of_milestone(milestone_id)
-    if contract_id is None:
-        raise refuse(ErrorCode.NOT_FOUND, "No such milestone", ["milestone_id"])
-    return await run_on_contract(
-        runtime, actor, contract_id, act, idempotency=idempotency, field="milestone_id"
-    )
+    """A use case on a milestone; one that may end the contract says so (`reads`)."""
+    milestone = Part.milestone(milestone_id, current_only=True, reads=reads)
+    return await run_on_part(runtime, actor, milestone, act, idempotency=idempotency)

@@ -3,9 +3,6 @@ taking its command (`app.domain.commands`)."""
 
 from __future__ import annotations
 
-from tortoise.models import Model
-
-from app.db import models
 from app.domain.commands import (
     AcceptChangeRequest,
     DeclineChangeRequest,
@@ -18,25 +15,18 @@ from app.domain.commands import (
     WithdrawDispute,
 )
 from app.domain.contract import Contract
-from app.domain.errors import ErrorCode, refuse
 from app.domain.permissions import Action, Actor
+from app.services.repository import Reads
 from app.services.runtime import Runtime
 from app.services.unit import (
     ContractAction,
     Outcome,
+    Part,
     Touched,
     idempotency,
-    noun_of,
     run_on_contract,
+    run_on_part,
 )
-
-
-async def _contract_of(model: type[Model], pk: int, field: str) -> int:
-    row = await model.filter(id=pk).only("id", "contract_id").first()
-    if row is None:
-        raise refuse(ErrorCode.NOT_FOUND, f"No such {noun_of(field)}", [field])
-    contract_id: int = row.contract_id  # type: ignore[attr-defined]
-    return contract_id
 
 
 async def request_refund(runtime: Runtime, actor: Actor, command: RequestRefund) -> Outcome:
@@ -44,8 +34,9 @@ async def request_refund(runtime: Runtime, actor: Actor, command: RequestRefund)
         request = contract.request_refund(actor, command)
         return Touched(milestone=contract.milestone(command.milestone_id), refund=request)
 
-    contract_id = await _contract_of(models.Milestone, command.milestone_id, "milestone_id")
-    return await run_on_contract(runtime, actor, contract_id, act, field="milestone_id")
+    reads = Reads(refunds_of_milestone=command.milestone_id)  # their cap
+    milestone = Part.milestone(command.milestone_id, reads=reads)
+    return await run_on_part(runtime, actor, milestone, act)
 
 
 async def answer_refund(runtime: Runtime, actor: Actor, command: RespondToRefundRequest) -> Outcome:
@@ -53,9 +44,8 @@ async def answer_refund(runtime: Runtime, actor: Actor, command: RespondToRefund
         request = contract.answer_refund(actor, command)
         return Touched(milestone=contract.milestone(request.milestone_id), refund=request)
 
-    field = "refund_request_id"
-    contract_id = await _contract_of(models.RefundRequest, command.refund_request_id, field)
-    return await run_on_contract(runtime, actor, contract_id, act, field=field)
+    refund = Part.refund_request(command.refund_request_id)
+    return await run_on_part(runtime, actor, refund, act)
 
 
 async def open_dispute(runtime: Runtime, actor: Actor, command: OpenDispute) -> Outcome:
@@ -63,8 +53,8 @@ async def open_dispute(runtime: Runtime, actor: Actor, command: OpenDispute) -> 
         dispute = contract.open_dispute(actor, command)
         return Touched(milestone=contract.milestone(command.milestone_id), dispute=dispute)
 
-    contract_id = await _contract_of(models.Milestone, command.milestone_id, "milestone_id")
-    return await run_on_contract(runtime, actor, contract_id, act, field="milestone_id")
+    milestone = Part.milestone(command.milestone_id)
+    return await run_on_part(runtime, actor, milestone, act)
 
 
 async def withdraw_dispute(runtime: Runtime, actor: Actor, command: WithdrawDispute) -> Outcome:
@@ -72,8 +62,8 @@ async def withdraw_dispute(runtime: Runtime, actor: Actor, command: WithdrawDisp
         dispute = contract.withdraw_dispute(actor, command.dispute_id)
         return Touched(milestone=contract.milestone(dispute.milestone_id), dispute=dispute)
 
-    contract_id = await _contract_of(models.Dispute, command.dispute_id, "dispute_id")
-    return await run_on_contract(runtime, actor, contract_id, act, field="dispute_id")
+    dispute = Part.dispute(command.dispute_id)
+    return await run_on_part(runtime, actor, dispute, act)
 
 
 async def resolve_dispute(runtime: Runtime, actor: Actor, command: ResolveDispute) -> Outcome:
@@ -81,14 +71,9 @@ async def resolve_dispute(runtime: Runtime, actor: Actor, command: ResolveDisput
         dispute = contract.resolve_dispute(actor, command)
         return Touched(milestone=contract.milestone(dispute.milestone_id), dispute=dispute)
 
-    contract_id = await _contract_of(models.Dispute, command.dispute_id, "dispute_id")
-    return await run_on_contract(
-        runtime,
-        actor,
-        contract_id,
-        act,
-        idempotency=idempotency(Action.RESOLVE_DISPUTE, command),
-        field="dispute_id",
+    dispute = Part.dispute(command.dispute_id)
+    return await run_on_part(
+        runtime, actor, dispute, act, idempotency=idempotency(Action.RESOLVE_DISPUTE, command)
     )
 
 
@@ -98,7 +83,8 @@ async def propose_changes(
     def act(contract: Contract) -> Touched:
         return Touched(change_request=contract.propose_changes(actor, command))
 
-    return await run_on_contract(runtime, actor, command.contract_id, act)
+    every = Reads(every_change_request=True)  # their cap
+    return await run_on_contract(runtime, actor, command.contract_id, act, reads=every)
 
 
 async def accept_change_request(
@@ -135,6 +121,5 @@ async def withdraw_change_request(
 async def _on_change_request(
     runtime: Runtime, actor: Actor, request_id: int, act: ContractAction
 ) -> Outcome:
-    field = "change_request_id"
-    contract_id = await _contract_of(models.ChangeRequest, request_id, field)
-    return await run_on_contract(runtime, actor, contract_id, act, field=field)
+    request = Part.change_request(request_id)
+    return await run_on_part(runtime, actor, request, act)

@@ -1,9 +1,10 @@
-"""The unit of work: one transaction per use case on one contract.
+"""The unit of work: one transaction per use case on one contract, on one connection.
 
-Lock the contract row (PostgreSQL; SQLite serialises transactions on its one connection),
-load the aggregate, check visibility, replay an idempotent retry or run the domain action,
-write back what changed under a version check, and commit. A version conflict reruns the
-whole use case on fresh state.
+Find and lock the contract row in one statement, by its id or by the id of the part a command
+names (`Part`: a milestone, a request; PostgreSQL locks, SQLite serialises transactions on its
+one connection), load the aggregate, check visibility, replay an idempotent retry or run the
+domain action, write back what changed under a version check, and commit. Every statement runs
+on the transaction's connection. A version conflict reruns the whole use case on fresh state.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from datetime import date
 from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Subquery
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from app.db import models
@@ -28,7 +32,9 @@ from app.domain.permissions import Action, Actor
 from app.domain.requests import ChangeRequest, Dispute, RefundRequest
 from app.events.fanout import Notice
 from app.services.repository import (
+    PENDING,
     Connection,
+    Reads,
     VersionConflict,
     load_contract,
     save_contract,
@@ -135,13 +141,50 @@ def noun_of(field: str) -> str:
     return field.removesuffix("_id").replace("_", " ")
 
 
-async def contract_id_of_milestone(milestone_id: int) -> int | None:
-    row = (
-        await models.Milestone.filter(id=milestone_id, deleted=False)
-        .only("id", "contract_id")
-        .first()
-    )
-    return row.contract_id if row is not None else None
+@dataclass(frozen=True)
+class Part:
+    """What a command names its contract by: the contract's id, or the id of one of its parts
+    (a milestone, a request), `field` being the command's field that holds it; and which of the
+    contract's requests the action reads (`Reads`). A milestone is looked for among the
+    contract's current ones if `current_only`."""
+
+    model: type[Model]
+    id: int
+    field: str
+    reads: Reads = PENDING
+    current_only: bool = False
+
+    @classmethod
+    def contract(cls, contract_id: int, field: str = "contract_id", reads: Reads = PENDING) -> Part:
+        return cls(models.Contract, contract_id, field, reads)
+
+    @classmethod
+    def milestone(
+        cls, milestone_id: int, *, current_only: bool = False, reads: Reads = PENDING
+    ) -> Part:
+        return cls(models.Milestone, milestone_id, "milestone_id", reads, current_only)
+
+    @classmethod
+    def refund_request(cls, refund_id: int) -> Part:
+        return cls(models.RefundRequest, refund_id, "refund_request_id", Reads(refund_id=refund_id))
+
+    @classmethod
+    def dispute(cls, dispute_id: int) -> Part:
+        return cls(models.Dispute, dispute_id, "dispute_id", Reads(dispute_id=dispute_id))
+
+    @classmethod
+    def change_request(cls, request_id: int) -> Part:
+        reads = Reads(change_request_id=request_id)
+        return cls(models.ChangeRequest, request_id, "change_request_id", reads)
+
+    def contracts(self) -> QuerySet[models.Contract]:
+        """The contract, in a statement of its own: the part is found in a subquery of it."""
+        if self.model is models.Contract:
+            return models.Contract.filter(id=self.id)
+        parts = self.model.filter(id=self.id)
+        if self.current_only:
+            parts = parts.filter(deleted=False)
+        return models.Contract.filter(id__in=Subquery(parts.values("contract_id")))
 
 
 async def run_on_contract(
@@ -152,32 +195,46 @@ async def run_on_contract(
     *,
     idempotency: Idempotency | None = None,
     field: str = "contract_id",
+    reads: Reads = PENDING,
 ) -> Outcome:
     """Run `act` on the contract in one transaction; refusals are raised as DomainError.
 
     A refusal under an idempotency key is stored and returned in `Outcome.problems`.
     """
+    part = Part.contract(contract_id, field, reads)
+    return await run_on_part(runtime, actor, part, act, idempotency=idempotency)
+
+
+async def run_on_part(
+    runtime: Runtime,
+    actor: Actor,
+    part: Part,
+    act: ContractAction,
+    *,
+    idempotency: Idempotency | None = None,
+) -> Outcome:
+    """`run_on_contract` on the contract that `part` belongs to (NOT_FOUND on `part.field` if
+    there is none), found inside the transaction."""
     for _ in range(MAX_ATTEMPTS):
         try:
-            return await _attempt(runtime, actor, contract_id, act, idempotency, field)
+            return await _attempt(runtime, actor, part, act, idempotency)
         except (VersionConflict, IntegrityError):
             continue
-    raise RuntimeError(f"contract {contract_id} kept changing under {MAX_ATTEMPTS} attempts")
+    raise RuntimeError(f"the contract of {part} kept changing under {MAX_ATTEMPTS} attempts")
 
 
 async def _attempt(
     runtime: Runtime,
     actor: Actor,
-    contract_id: int,
+    part: Part,
     act: ContractAction,
     idempotency: Idempotency | None,
-    field: str,
 ) -> Outcome:
-    not_found = refuse(ErrorCode.NOT_FOUND, f"No such {noun_of(field)}", [field])
+    not_found = refuse(ErrorCode.NOT_FOUND, f"No such {noun_of(part.field)}", [part.field])
     refusal: DomainError | None = None
     saved = Saved(runtime)
     async with in_transaction() as conn:
-        loaded = await _lock_and_load(runtime, contract_id, conn)
+        loaded = await _lock_and_load(runtime, part.contracts(), part.reads, conn)
         if loaded is None or not loaded.contract.is_visible_to(actor):
             raise not_found
         deadlines_fired = loaded.contract.apply_deadlines()
@@ -185,7 +242,9 @@ async def _attempt(
             # A passed deadline takes effect before the action, and stays even if the action
             # is then refused.
             await saved.save(loaded, conn)
-            loaded = await _lock_and_load(runtime, contract_id, conn)
+            assert loaded.contract.id is not None
+            again = models.Contract.filter(id=loaded.contract.id)
+            loaded = await _lock_and_load(runtime, again, part.reads, conn)
             assert loaded is not None
         try:
             outcome = await _run(runtime, actor, loaded, act, idempotency, conn, saved)
@@ -199,11 +258,13 @@ async def _attempt(
     return outcome
 
 
-async def _lock_and_load(runtime: Runtime, contract_id: int, conn: Connection) -> Loaded | None:
-    row = await models.Contract.filter(id=contract_id).using_db(conn).select_for_update().first()
+async def _lock_and_load(
+    runtime: Runtime, contracts: QuerySet[models.Contract], reads: Reads, conn: Connection
+) -> Loaded | None:
+    row = await contracts.using_db(conn).select_for_update().first()
     if row is None:
         return None
-    return await load_contract(row, conn, policy=runtime.policy, now=runtime.clock())
+    return await load_contract(row, conn, reads=reads, policy=runtime.policy, now=runtime.clock())
 
 
 async def _run(

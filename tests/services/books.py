@@ -8,8 +8,10 @@ and the concurrency tests, so whatever the order of steps, the same books are ch
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, Protocol, TypeVar
 
 from app.db import models
 from app.domain.events import EventType
@@ -149,6 +151,21 @@ class Totals:
         return self.by_kind[kind] - self.fee_refunds[kind]
 
 
+class _OfContract(Protocol):
+    @property
+    def contract_id(self) -> int: ...
+
+
+RowT = TypeVar("RowT", bound=_OfContract)
+
+
+def _grouped(rows: Iterable[RowT]) -> dict[int, list[RowT]]:
+    grouped: dict[int, list[RowT]] = defaultdict(list)
+    for row in rows:
+        grouped[row.contract_id].append(row)
+    return dict(grouped)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     contracts: dict[int, ContractRow]
@@ -190,9 +207,7 @@ class Snapshot:
         )
 
     def refunds_of(self, contract_id: int) -> list[RefundRow]:
-        return sorted(
-            (r for r in self.refunds.values() if r.contract_id == contract_id), key=lambda r: r.id
-        )
+        return sorted(self._refunds_by_contract.get(contract_id, []), key=lambda r: r.id)
 
     def pending_refund(self, milestone_id: int) -> RefundRow | None:
         return next(
@@ -225,16 +240,34 @@ class Snapshot:
         )
 
     def events_of(self, contract_id: int) -> list[EventRow]:
-        return [e for e in self.events if e.contract_id == contract_id]
+        return self._events_by_contract.get(contract_id, [])
 
     def milestones_of(self, contract_id: int) -> list[MilestoneRow]:
         return sorted(
-            (m for m in self.milestones.values() if m.contract_id == contract_id and not m.deleted),
+            (m for m in self._milestones_by_contract.get(contract_id, []) if not m.deleted),
             key=lambda m: (m.position or 0, m.id),
         )
 
     def entries_of(self, contract_id: int) -> list[EntryRow]:
-        return [e for e in self.entries if e.contract_id == contract_id]
+        return self._entries_by_contract.get(contract_id, [])
+
+    # Grouped by contract once, so that checking the books of many contracts stays linear.
+
+    @cached_property
+    def _entries_by_contract(self) -> dict[int, list[EntryRow]]:
+        return _grouped(self.entries)
+
+    @cached_property
+    def _events_by_contract(self) -> dict[int, list[EventRow]]:
+        return _grouped(self.events)
+
+    @cached_property
+    def _milestones_by_contract(self) -> dict[int, list[MilestoneRow]]:
+        return _grouped(self.milestones.values())
+
+    @cached_property
+    def _refunds_by_contract(self) -> dict[int, list[RefundRow]]:
+        return _grouped(self.refunds.values())
 
     def totals(self, contract_id: int) -> Totals:
         totals = Totals()
