@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -41,15 +42,22 @@ class Context:
     address: str = "unknown"
     response: Response | None = None  # HTTP only: the sub-response, for headers
     _principal: Principal | None = field(default=_UNRESOLVED)
+    _lookup: asyncio.Future[Principal | None] | None = None
 
     async def principal(self) -> Principal | None:
-        """The caller, or None without a token; a bad token is UNAUTHENTICATED."""
+        """The caller, or None without a token; a bad token is UNAUTHENTICATED.
+
+        The token is looked up once per request: fields resolved at the same time wait on the
+        one lookup, and so fail in the order they started (the same error every time)."""
+        if self.token is None:
+            return None
         if self._principal is _UNRESOLVED:
-            self._principal = (
-                await authenticate(self.runtime, self.token) if self.token is not None else None
-            )
-            if self.token is not None and self._principal is None:
-                raise unauthenticated()
+            if self._lookup is None:
+                self._lookup = asyncio.ensure_future(authenticate(self.runtime, self.token))
+            principal = await asyncio.shield(self._lookup)
+            self._principal = principal
+        if self._principal is None:
+            raise unauthenticated()
         return self._principal
 
     async def require(self, *, write: bool = False) -> Principal:

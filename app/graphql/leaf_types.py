@@ -19,6 +19,7 @@ from app.domain.money import format_amount
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
 from app.graphql.scalars import Decimal
+from app.services.accounts import Principal
 from app.services.records import UserRecord
 
 
@@ -78,6 +79,12 @@ def plain_values(cls: type, source: object, currency: str = "", **given: Any) ->
     return {**values, **given}
 
 
+def shows_private(principal: Principal | None, user_id: int) -> bool:
+    """Whether a user's private fields (email, admin flag) are shown to this caller: the user
+    and admins see them."""
+    return principal is not None and (principal.is_admin or principal.user_id == user_id)
+
+
 @strawberry.type
 class User(Node):
     name: str
@@ -96,10 +103,7 @@ class User(Node):
     async def _shown_to_caller(self, info: Info) -> bool:
         if self._is_caller:
             return True
-        principal = await info.context.principal()
-        return principal is not None and (
-            principal.is_admin or principal.user_id == self._record.id
-        )
+        return shows_private(await info.context.principal(), self._record.id)
 
     @strawberry.field(description="Shown only to the user and to admins.")
     async def email(self, info: Info) -> str | None:

@@ -12,6 +12,7 @@ from strawberry.extensions import MaxTokensLimiter, SchemaExtension, ValidationC
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StreamResult
 
+from app.graphql.compiled.extension import compiled_reads
 from app.graphql.context import Context
 from app.graphql.errors import ShapeErrors
 from app.graphql.leaf_types import User
@@ -61,7 +62,9 @@ class Schema(strawberry.Schema):
         return self.shared.follow(key, run)
 
 
-def build_schema(limits: Limits | None = None) -> Schema:
+def build_schema(limits: Limits | None = None, *, compiled: bool = True) -> Schema:
+    """The schema; `compiled` answers the queries the planner covers by their plans
+    (`app.graphql.compiled`), the standard executor answering the rest."""
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         ShapeErrors,
         lambda: ParseCache(maxsize=256),
@@ -72,6 +75,8 @@ def build_schema(limits: Limits | None = None) -> Schema:
         max_tokens = limits.max_tokens
         extensions.insert(0, lambda: MaxTokensLimiter(max_token_count=max_tokens))
         extensions.append(request_limits(limits))  # after ValidationCache: see limits.py
+    if compiled:  # last: its on_execute runs once every check has passed
+        extensions.append(compiled_reads(limits.max_objects if limits else None))
     return Schema(
         query=Query,
         mutation=Mutation,

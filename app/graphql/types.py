@@ -42,7 +42,7 @@ from app.graphql.pagination import (
     page_size,
 )
 from app.graphql.scalars import Decimal
-from app.services import reads
+from app.services import read_rows, reads
 from app.services.records import ContractRecord, EntryRecord, EventRecord, MilestoneRecord
 
 
@@ -317,12 +317,9 @@ class Contract(Node):
         totals = await info.context.loaders.ledger_totals_by_contract.load(self._record.id)
         milestones = await info.context.loaders.milestones_by_contract.load(self._record.id)
         currency = self._record.currency
+        figures = read_rows.escrow_figures(totals, milestones)
         return Escrow(
-            held=Money.of(totals.held, currency),
-            available=Money.of(totals.held - reads.allocated(milestones), currency),
-            total_funded=Money.of(totals.total_funded, currency),
-            total_released=Money.of(totals.total_released, currency),
-            total_refunded=Money.of(totals.total_refunded, currency),
+            **{name: Money.of(cents, currency) for name, cents in figures.items()},
             _contract_id=self._record.id,
             _currency=currency,
         )

@@ -1,0 +1,155 @@
+"""Rows for the compiled read path (`app.graphql.compiled`): one statement per relation for
+every parent at once, each row a plain dict of its record's fields (named and converted as
+the record's `RecordMap` says), not a record.
+
+Derived values are the domain's: a contract's escrow is computed from its ledger totals and
+its milestones' records, as `reads` computes it for the standard path.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.expressions import Q, Subquery
+from tortoise.functions import Count
+from tortoise.queryset import QuerySet
+
+from app.db import models
+from app.domain.ledger import LedgerTotals
+from app.domain.milestones import Milestone
+from app.domain.permissions import Actor, ContractStatus, Role
+from app.services import reads
+from app.services.mappers import RecordMap
+from app.services.records import CONTRACTS, ENTRIES, STORED_MILESTONES, USERS, MilestoneRecord
+
+Row = dict[str, Any]
+
+
+def _columns(records: RecordMap[Any]) -> tuple[str, ...]:
+    return tuple(column for _, column, _, _ in records._stored)
+
+
+def _rows(records: RecordMap[Any], values: list[dict[str, Any]]) -> list[Row]:
+    stored = records._stored
+    return [{name: read(value[column]) for name, column, read, _ in stored} for value in values]
+
+
+async def users(ids: Collection[int]) -> dict[int, Row]:
+    values = await models.User.filter(id__in=list(ids)).values(*_columns(USERS))
+    return {row["id"]: row for row in _rows(USERS, values)}
+
+
+async def milestones(contract_ids: Collection[int]) -> dict[int, list[Row]]:
+    """Each contract's milestones by position; deleted ones are absent."""
+    values = (
+        await models.Milestone.filter(contract_id__in=list(contract_ids), deleted=False)
+        .order_by("contract_id", "position")
+        .values(*_columns(STORED_MILESTONES))
+    )
+    grouped: dict[int, list[Row]] = defaultdict(list)
+    for row in _rows(STORED_MILESTONES, values):
+        grouped[row["contract_id"]].append(row)
+    return {contract_id: grouped[contract_id] for contract_id in contract_ids}
+
+
+async def milestone(pk: int) -> Row | None:
+    """A milestone that is not deleted."""
+    values = await models.Milestone.filter(id=pk, deleted=False).values(
+        *_columns(STORED_MILESTONES)
+    )
+    return _rows(STORED_MILESTONES, values)[0] if values else None
+
+
+def active_milestone(rows: list[Row]) -> Row | None:
+    """The funded, submitted or disputed milestone of a contract's milestones, if any."""
+    return next((row for row in rows if MilestoneRecord(**row).is_active), None)
+
+
+def escrow_figures(totals: LedgerTotals, milestones: Sequence[Milestone]) -> dict[str, int]:
+    """A contract's escrow in cents, by the names of the `Escrow` type's money fields."""
+    return {
+        "held": totals.held,
+        "available": totals.held - reads.allocated(milestones),
+        "total_funded": totals.total_funded,
+        "total_released": totals.total_released,
+        "total_refunded": totals.total_refunded,
+    }
+
+
+async def escrows(milestones_by_contract: Mapping[int, list[Row]]) -> dict[int, Row]:
+    """Each contract's escrow figures (and its id), given its milestones."""
+    totals = await reads.ledger_totals_by_contract(list(milestones_by_contract))
+    return {
+        contract_id: {
+            "id": contract_id,
+            **escrow_figures(total, [MilestoneRecord(**row) for row in rows]),
+        }
+        for (contract_id, rows), total in zip(milestones_by_contract.items(), totals, strict=True)
+    }
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row]
+    has_next: bool
+    total: int
+
+
+async def _page(
+    counted: QuerySet[Any],
+    query: QuerySet[Any],
+    records: RecordMap[Any],
+    order: tuple[str, ...],
+    first: int,
+) -> Page:
+    """A page of `query` (`counted` past a cursor) in one statement: the count of `counted`
+    rides along as a subquery, and needs its own statement only for an empty page past a
+    cursor (an empty first page counts none)."""
+    total = Subquery(counted.annotate(total=Count("id")).values("total"))
+    values = (
+        await query.annotate(total=total)
+        .order_by(*order)
+        .limit(first + 1)
+        .values("total", *_columns(records))
+    )
+    if not values:
+        return Page(rows=[], has_next=False, total=0 if query is counted else await counted.count())
+    return Page(
+        _rows(records, values[:first]), has_next=len(values) > first, total=values[0]["total"]
+    )
+
+
+async def contracts_page(
+    actor: Actor,
+    *,
+    first: int,
+    after: tuple[datetime, int] | None,
+    status: ContractStatus | None,
+    role: Role | None,
+) -> Page:
+    """As `reads.contracts_page`, in one statement."""
+    if role is Role.CLIENT:
+        mine = Q(client_id=actor.user_id)
+    elif role is Role.FREELANCER:
+        mine = Q(freelancer_id=actor.user_id)
+    else:
+        mine = reads.visible_filter(actor)
+    counted = models.Contract.filter(mine)
+    if status is not None:
+        counted = counted.filter(status=status)
+    query = counted
+    if after is not None:
+        created_at, pk = after
+        query = query.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
+    return await _page(counted, query, CONTRACTS, ("-created_at", "-id"), first)
+
+
+async def entries_page(contract_id: int, *, first: int, after: int | None) -> Page:
+    """As `reads.entries_page`, in one statement."""
+    counted = models.LedgerEntry.filter(contract_id=contract_id)
+    query = counted if after is None else counted.filter(id__gt=after)
+    return await _page(counted, query, ENTRIES, ("id",), first)
