@@ -16,6 +16,7 @@ from strawberry.types.base import StrawberryOptional, get_object_definition
 from strawberry.types.private import is_private
 
 from app.domain.money import format_amount
+from app.graphql.compiled.relation import private
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
 from app.graphql.scalars import Decimal
@@ -105,11 +106,11 @@ class User(Node):
             return True
         return shows_private(await info.context.principal(), self._record.id)
 
-    @strawberry.field(description="Shown only to the user and to admins.")
+    @private(description="Shown only to the user and to admins.")
     async def email(self, info: Info) -> str | None:
         return self._record.email if await self._shown_to_caller(info) else None
 
-    @strawberry.field(description="Shown only to the user and to admins; null for others.")
+    @private(description="Shown only to the user and to admins; null for others.")
     async def is_admin(self, info: Info) -> bool | None:
         return self._record.is_admin if await self._shown_to_caller(info) else None
 

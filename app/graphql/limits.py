@@ -18,7 +18,9 @@ What they count, over the whole operation with its fragments expanded:
   response can build is bounded whatever the data, as GitHub's API bounds it. Introspection
   lists count once: their length is the schema's, and the object count below bounds them.
 Each fragment is walked once per operation and its figures reused wherever it is spread, so
-the walk is linear in the size of the document, however its fragments nest.
+the walk is linear in the size of the document, however its fragments nest. Its verdict is
+kept (`app.graphql.verdicts`, a bounded LRU) by document text, operation name and the values of the
+variables the walk read (those in `first`/`last`), so a document seen before is not walked.
 
 During execution `counting_execution(max_objects)` counts the items of every list as it is
 completed and stops a query, or one event of a subscription, past `max_objects`: the node
@@ -46,6 +48,8 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     Undefined,
+    ValueNode,
+    VariableNode,
     get_named_type,
     get_nullable_type,
     value_from_ast_untyped,
@@ -62,6 +66,7 @@ from app.domain.requests import MAX_CHANGE_REQUESTS, MAX_REFUND_REQUESTS
 from app.domain.work import MAX_ATTACHMENTS
 from app.graphql.errors import graphql_error
 from app.graphql.pagination import DEFAULT_PAGE, MAX_PAGE
+from app.graphql.verdicts import Verdicts
 
 MAX_TOKENS = 10_000
 MAX_QUERY_NODES = 500_000
@@ -129,6 +134,7 @@ class _Walk:
     variables: Mapping[str, Any]
     list_size: Mapping[str, int]
     memo: dict[str, _Figures] = field(default_factory=dict)
+    read: set[str] = field(default_factory=set)  # the variables the figures depend on
 
     def selections(
         self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
@@ -203,6 +209,7 @@ class _Walk:
         for argument in node.arguments or ():
             if argument.name.value not in PAGE_ARGUMENTS:
                 continue
+            self.read.update(_variable_names(argument.value))
             value = value_from_ast_untyped(argument.value, dict(self.variables))
             if value is Undefined or value is None:
                 continue
@@ -210,6 +217,15 @@ class _Walk:
                 raise RequestTooLarge(f"{argument.name.value} must be between 1 and {MAX_PAGE}")
             page = max(page or 0, value)
         return page or DEFAULT_PAGE
+
+
+def _variable_names(value: ValueNode) -> Iterator[str]:
+    if isinstance(value, VariableNode):
+        yield value.name.value
+    for inner in getattr(value, "values", None) or ():  # a list
+        yield from _variable_names(inner)
+    for pair in getattr(value, "fields", None) or ():  # an object
+        yield from _variable_names(pair.value)
 
 
 def _variables(operation: OperationDefinitionNode, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -228,14 +244,20 @@ def check(
     fragments: Mapping[str, FragmentDefinitionNode],
     variables: Mapping[str, Any],
     limits: Limits,
+    read: set[str] | None = None,
 ) -> None:
+    """Refuses an operation over a limit, adding to `read` the variables the walk read."""
     root = {
         AstOperationType.QUERY: schema.query_type,
         AstOperationType.MUTATION: schema.mutation_type,
         AstOperationType.SUBSCRIPTION: schema.subscription_type,
     }[operation.operation]
     walk = _Walk(
-        schema, fragments, _variables(operation, variables), list_sizes(limits.max_milestones)
+        schema,
+        fragments,
+        _variables(operation, variables),
+        list_sizes(limits.max_milestones),
+        read=set() if read is None else read,
     )
     figures = walk.selections(operation.selection_set, root)
     if figures.depth > limits.max_depth:
@@ -309,6 +331,8 @@ def _stopped(result: Any) -> TooManyObjects | None:
 
 
 def request_limits(limits: Limits) -> type[SchemaExtension]:
+    kept = Verdicts()
+
     class RequestLimits(SchemaExtension):
         def on_validate(self) -> Iterator[None]:
             """Runs once ValidationCache, listed before this extension, found the document valid."""
@@ -325,6 +349,13 @@ def request_limits(limits: Limits) -> type[SchemaExtension]:
                 context.context
             ):
                 return "Subscriptions are served over WebSocket at /graphql"
+            if context.query is None:
+                return self._walked(set())
+            document = (context.query, context.operation_name)
+            return kept.verdict(document, context.variables or {}, self._walked)
+
+        def _walked(self, read: set[str]) -> str | None:
+            context = self.execution_context
             document = context.graphql_document
             assert document is not None
             fragments = {
@@ -345,6 +376,7 @@ def request_limits(limits: Limits) -> type[SchemaExtension]:
                             fragments,
                             context.variables or {},
                             limits,
+                            read,
                         )
             except RequestTooLarge as error:
                 return str(error)

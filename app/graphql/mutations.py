@@ -88,9 +88,10 @@ MUTATIONS: list[MutationRow[Any, Any, Any]] = [
     ),
     mutation(
         "revokeApiToken",
-        "Revoke an API token or a session of the viewer's: it stops working at once over HTTP, "
-        "and within a second on every WebSocket open with it (its subscriptions end with "
-        "UNAUTHENTICATED and the socket closes with 4403).",
+        "Revoke an API token or a session of the viewer's: over HTTP it stops working at once "
+        "on the server process that revoked it and within a second on every other, and within "
+        "a second on every WebSocket open with it (its subscriptions end with UNAUTHENTICATED "
+        "and the socket closes with 4403).",
         RevokeApiTokenInput,
         accounts.RevokeApiToken,
         ApiTokenPayload,

@@ -1,6 +1,6 @@
 """The object types of the contract graph. Each is built from a record of the read side
 (`app.services.reads`), holds what it needs of it privately, and resolves relations through
-the loaders.
+the loaders; a relation the compiled read path follows says which on its field (`relation`).
 
 Milestones, contracts, their events and ledger, and what one party asks of the other (change
 requests, refunds, disputes) point at each other, so they live in this one module; what they
@@ -20,6 +20,7 @@ from app.domain.requests import ChangeRequest as ChangeRequestRecord
 from app.domain.requests import Dispute as DisputeRecord
 from app.domain.requests import MilestoneChange as ChangeRecord
 from app.domain.requests import RefundRequest as RefundRecord
+from app.graphql.compiled.relation import relation
 from app.graphql.context import Info
 from app.graphql.enums import (
     ChangeAction,
@@ -90,7 +91,7 @@ class Milestone(Node):
             _currency=currency,
         )
 
-    @strawberry.field
+    @relation("contracts", key="contract_id")
     async def contract(self, info: Info) -> Contract:
         return await load_contract(info, self._record.contract_id)
 
@@ -150,7 +151,7 @@ class LedgerEntry(Node):
             _milestone_id=record.milestone_id,
         )
 
-    @strawberry.field
+    @relation("milestones_by_id", key="milestone_id")
     async def milestone(self, info: Info) -> Milestone | None:
         if self._milestone_id is None:
             return None
@@ -180,8 +181,10 @@ class Escrow:
     _contract_id: strawberry.Private[int]
     _currency: strawberry.Private[str]
 
-    @strawberry.field(
-        description="Every ledger entry of the contract, fees included, oldest first."
+    @relation(
+        "entries",
+        paged=True,
+        description="Every ledger entry of the contract, fees included, oldest first.",
     )
     async def entries(
         self, first: int | None = None, after: str | None = None
@@ -223,15 +226,15 @@ class ContractEvent(Node):
             _currency=currency,
         )
 
-    @strawberry.field(description="Who took the step; null for an automatic one.")
+    @relation("users", key="actor_id", description="Who took the step; null for an automatic one.")
     async def actor(self, info: Info) -> User | None:
         return await load_user(info, self._record.actor_id)
 
-    @strawberry.field
+    @relation("contracts", key="contract_id")
     async def contract(self, info: Info) -> Contract:
         return await load_contract(info, self._record.contract_id)
 
-    @strawberry.field
+    @relation("milestones_by_id", key="milestone_id")
     async def milestone(self, info: Info) -> Milestone | None:
         if self._record.milestone_id is None:
             return None
@@ -278,24 +281,26 @@ class Contract(Node):
             _record=record,
         )
 
-    @strawberry.field
+    @relation("users", key="client_id")
     async def client(self, info: Info) -> User:
         user = await load_user(info, self._record.client_id)
         assert user is not None
         return user
 
-    @strawberry.field
+    @relation("users", key="freelancer_id")
     async def freelancer(self, info: Info) -> User:
         user = await load_user(info, self._record.freelancer_id)
         assert user is not None
         return user
 
-    @strawberry.field(description="By position; deleted milestones are absent.")
+    @relation("milestones", description="By position; deleted milestones are absent.")
     async def milestones(self, info: Info) -> list[Milestone]:
         records = await info.context.loaders.milestones_by_contract.load(self._record.id)
         return [Milestone.from_record(r, self._record.currency) for r in records]
 
-    @strawberry.field(description="The funded, submitted or disputed milestone, if any.")
+    @relation(
+        "active_milestone", description="The funded, submitted or disputed milestone, if any."
+    )
     async def active_milestone(self, info: Info) -> Milestone | None:
         records = await info.context.loaders.milestones_by_contract.load(self._record.id)
         active = next((r for r in records if r.is_active), None)
@@ -312,7 +317,7 @@ class Contract(Node):
         records = await info.context.loaders.change_requests_by_contract.load(self._record.id)
         return [ChangeRequest.from_record(r, self._record.currency) for r in records]
 
-    @strawberry.field
+    @relation("escrows")
     async def escrow(self, info: Info) -> Escrow:
         totals = await info.context.loaders.ledger_totals_by_contract.load(self._record.id)
         milestones = await info.context.loaders.milestones_by_contract.load(self._record.id)
@@ -324,7 +329,7 @@ class Contract(Node):
             _currency=currency,
         )
 
-    @strawberry.field(description="Every event of the contract, oldest first.")
+    @relation("events", paged=True, description="Every event of the contract, oldest first.")
     async def events(
         self, first: int | None = None, after: str | None = None
     ) -> ContractEventConnection:

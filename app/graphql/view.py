@@ -3,24 +3,31 @@
 A request refused before GraphQL runs (a body that is not a JSON object, a mutation by GET)
 is answered with a JSON `errors` body carrying `extensions.code: BAD_REQUEST`, as a refused
 GraphQL request is, rather than strawberry's plain text.
+
+Responses are encoded by orjson, byte for byte as strawberry's `json.dumps(data,
+separators=(",", ":"))` would encode them; see `encode`.
 """
 
 from __future__ import annotations
 
+import codecs
+import json
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from graphql.error import GraphQLSyntaxError
+from starlette import status
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
@@ -47,6 +54,48 @@ class TransportWSHandler(GuardedTransportWSHandler):
         if isinstance(error, GraphQLSyntaxError):
             return None
         return BaseGraphQLTransportWSHandler._get_pre_execution_close_reason(error)
+
+
+# Without these, orjson would encode dataclasses, datetimes and subclasses of str or int its
+# own way, where json.dumps refuses them or encodes them otherwise. (It encodes an Enum, which
+# json.dumps refuses, but graphql-core has serialized every enum to its name by then.)
+_STRICT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+_STRICT |= orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _escape(error: UnicodeError) -> tuple[str, int]:
+    """json.dumps's `\\uXXXX` (a surrogate pair above U+FFFF) for what ASCII cannot hold."""
+    assert isinstance(error, UnicodeEncodeError)
+    escaped = []
+    for char in error.object[error.start : error.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            escaped.append(f"\\u{0xD800 | code >> 10:04x}\\u{0xDC00 | code & 0x3FF:04x}")
+        else:
+            escaped.append(f"\\u{code:04x}")
+    return "".join(escaped), error.end
+
+
+codecs.register_error("app.json_escape", _escape)
+
+
+def encode(data: object) -> bytes:
+    """`json.dumps(data, separators=(",", ":"))`, as bytes, by orjson.
+
+    The two agree on dicts, lists, str, int, bool and None (a response holds no float: the
+    schema has no Float) except where json.dumps escapes a character and orjson does not:
+    DEL and every non-ASCII character (ensure_ascii), which only strings hold, so they are
+    escaped here after orjson. What orjson refuses (a lone surrogate, an int over 64 bits, a
+    non-str key) goes to json.dumps.
+    """
+    try:
+        encoded = orjson.dumps(data, option=_STRICT)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(data, separators=(",", ":")).encode()
+    if not encoded.isascii():
+        encoded = encoded.decode().encode("ascii", "app.json_escape")
+    return encoded.replace(b"\x7f", b"\\u007f")
 
 
 def refused(error: HTTPException) -> Response:
@@ -91,6 +140,22 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         except HTTPException as error:
             response = refused(error)
         await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> str:
+        """A str, which the WebSocket handlers send as a text frame (bytes go as binary)."""
+        return encode(data).decode()
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """As strawberry's, with the body encoded straight to bytes."""
+        response = Response(encode(response_data), media_type="application/json")
+        response.headers.raw.extend(sub_response.headers.raw)
+        response.background = sub_response.background
+        response.status_code = sub_response.status_code or status.HTTP_200_OK
+        return response
 
     def parse_json(self, data: str | bytes) -> Any:
         """As strawberry's, and also a 400 for bytes that are not UTF-8 (JSON is UTF-8 whatever

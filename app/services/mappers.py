@@ -60,7 +60,7 @@ class RecordMap(Generic[R]):
     write: Mapping[str, Convert] = field(default_factory=dict)  # field value -> column value
 
     @cached_property
-    def _stored(self) -> tuple[tuple[str, str, Convert, Convert], ...]:
+    def stored(self) -> tuple[tuple[str, str, Convert, Convert], ...]:
         """(field, column, read, write) of every stored field."""
         return tuple(
             (
@@ -75,14 +75,14 @@ class RecordMap(Generic[R]):
 
     def from_row(self, row: object) -> R:
         return self.record(
-            **{name: read(getattr(row, column)) for name, column, read, _ in self._stored}
+            **{name: read(getattr(row, column)) for name, column, read, _ in self.stored}
         )
 
     def values(self, record: R) -> dict[str, Any]:
         """Column values to insert or update the record with (all but its id)."""
         return {
             column: write(getattr(record, name))
-            for name, column, _, write in self._stored
+            for name, column, _, write in self.stored
             if name != "id"
         }
 

@@ -1,6 +1,6 @@
 """Rows for the compiled read path (`app.graphql.compiled`): one statement per relation for
 every parent at once, each row a plain dict of its record's fields (named and converted as
-the record's `RecordMap` says), not a record.
+the record's `RecordMap` says), not a record: the fields asked for, or all of them.
 
 Derived values are the domain's: a contract's escrow is computed from its ledger totals and
 its milestones' records, as `reads` computes it for the standard path.
@@ -23,45 +23,71 @@ from app.domain.ledger import LedgerTotals
 from app.domain.milestones import Milestone
 from app.domain.permissions import Actor, ContractStatus, Role
 from app.services import reads
-from app.services.mappers import RecordMap
-from app.services.records import CONTRACTS, ENTRIES, STORED_MILESTONES, USERS, MilestoneRecord
+from app.services.mappers import Convert, RecordMap
+from app.services.records import (
+    CONTRACTS,
+    ENTRIES,
+    EVENTS,
+    STORED_MILESTONES,
+    USERS,
+    MilestoneRecord,
+)
 
 Row = dict[str, Any]
+Fields = Collection[str] | None  # the fields of the record a row holds (and its id); None: all
+_Stored = tuple[tuple[str, str, Convert, Convert], ...]
 
 
-def _columns(records: RecordMap[Any]) -> tuple[str, ...]:
-    return tuple(column for _, column, _, _ in records._stored)
+def _stored(records: RecordMap[Any], fields: Fields, *kept: str) -> _Stored:
+    if fields is None:
+        return records.stored
+    wanted = {"id", *kept, *fields}
+    return tuple(stored for stored in records.stored if stored[0] in wanted)
 
 
-def _rows(records: RecordMap[Any], values: list[dict[str, Any]]) -> list[Row]:
-    stored = records._stored
+def _columns(stored: _Stored) -> tuple[str, ...]:
+    return tuple(column for _, column, _, _ in stored)
+
+
+def _rows(stored: _Stored, values: list[dict[str, Any]]) -> list[Row]:
     return [{name: read(value[column]) for name, column, read, _ in stored} for value in values]
 
 
-async def users(ids: Collection[int]) -> dict[int, Row]:
-    values = await models.User.filter(id__in=list(ids)).values(*_columns(USERS))
-    return {row["id"]: row for row in _rows(USERS, values)}
+async def users(ids: Collection[int], fields: Fields = None) -> dict[int, Row]:
+    stored = _stored(USERS, fields)
+    values = await models.User.filter(id__in=list(ids)).values(*_columns(stored))
+    return {row["id"]: row for row in _rows(stored, values)}
 
 
-async def milestones(contract_ids: Collection[int]) -> dict[int, list[Row]]:
+async def milestones(contract_ids: Collection[int], fields: Fields = None) -> dict[int, list[Row]]:
     """Each contract's milestones by position; deleted ones are absent."""
+    stored = _stored(STORED_MILESTONES, fields, "contract_id")
     values = (
         await models.Milestone.filter(contract_id__in=list(contract_ids), deleted=False)
         .order_by("contract_id", "position")
-        .values(*_columns(STORED_MILESTONES))
+        .values(*_columns(stored))
     )
     grouped: dict[int, list[Row]] = defaultdict(list)
-    for row in _rows(STORED_MILESTONES, values):
+    for row in _rows(stored, values):
         grouped[row["contract_id"]].append(row)
     return {contract_id: grouped[contract_id] for contract_id in contract_ids}
 
 
-async def milestone(pk: int) -> Row | None:
+async def milestone(pk: int, fields: Fields = None) -> Row | None:
     """A milestone that is not deleted."""
-    values = await models.Milestone.filter(id=pk, deleted=False).values(
-        *_columns(STORED_MILESTONES)
+    stored = _stored(STORED_MILESTONES, fields)
+    values = await models.Milestone.filter(id=pk, deleted=False).values(*_columns(stored))
+    return _rows(stored, values)[0] if values else None
+
+
+async def milestones_by_id(ids: Collection[int], fields: Fields = None) -> dict[int, Row | None]:
+    """Milestones by id; a deleted one is None."""
+    stored = _stored(STORED_MILESTONES, fields)
+    values = await models.Milestone.filter(id__in=list(ids), deleted=False).values(
+        *_columns(stored)
     )
-    return _rows(STORED_MILESTONES, values)[0] if values else None
+    found = {row["id"]: row for row in _rows(stored, values)}
+    return {pk: found.get(pk) for pk in ids}
 
 
 def active_milestone(rows: list[Row]) -> Row | None:
@@ -102,7 +128,7 @@ class Page:
 async def _page(
     counted: QuerySet[Any],
     query: QuerySet[Any],
-    records: RecordMap[Any],
+    stored: _Stored,
     order: tuple[str, ...],
     first: int,
 ) -> Page:
@@ -114,12 +140,12 @@ async def _page(
         await query.annotate(total=total)
         .order_by(*order)
         .limit(first + 1)
-        .values("total", *_columns(records))
+        .values("total", *_columns(stored))
     )
     if not values:
         return Page(rows=[], has_next=False, total=0 if query is counted else await counted.count())
     return Page(
-        _rows(records, values[:first]), has_next=len(values) > first, total=values[0]["total"]
+        _rows(stored, values[:first]), has_next=len(values) > first, total=values[0]["total"]
     )
 
 
@@ -130,6 +156,7 @@ async def contracts_page(
     after: tuple[datetime, int] | None,
     status: ContractStatus | None,
     role: Role | None,
+    fields: Fields = None,
 ) -> Page:
     """As `reads.contracts_page`, in one statement."""
     if role is Role.CLIENT:
@@ -145,11 +172,23 @@ async def contracts_page(
     if after is not None:
         created_at, pk = after
         query = query.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
-    return await _page(counted, query, CONTRACTS, ("-created_at", "-id"), first)
+    stored = _stored(CONTRACTS, fields, "created_at")
+    return await _page(counted, query, stored, ("-created_at", "-id"), first)
 
 
-async def entries_page(contract_id: int, *, first: int, after: int | None) -> Page:
+async def entries_page(
+    contract_id: int, *, first: int, after: int | None, fields: Fields = None
+) -> Page:
     """As `reads.entries_page`, in one statement."""
     counted = models.LedgerEntry.filter(contract_id=contract_id)
     query = counted if after is None else counted.filter(id__gt=after)
-    return await _page(counted, query, ENTRIES, ("id",), first)
+    return await _page(counted, query, _stored(ENTRIES, fields), ("id",), first)
+
+
+async def events_page(
+    contract_id: int, *, first: int, after: int | None, fields: Fields = None
+) -> Page:
+    """As `reads.events_page`, in one statement."""
+    counted = models.ContractEvent.filter(contract_id=contract_id)
+    query = counted if after is None else counted.filter(sequence__gt=after)
+    return await _page(counted, query, _stored(EVENTS, fields, "sequence"), ("sequence",), first)

@@ -14,9 +14,11 @@ from functools import cache
 from typing import Any
 
 import pytest
+from graphql import GraphQLObjectType
 
 from app.bench_data import DASHBOARD, DETAIL
 from app.graphql.compiled import run
+from app.graphql.compiled.relation import RELATION, Relation
 from app.graphql.compiled.write import Prepared
 from app.graphql.context import Context
 from app.graphql.ids import encode_id
@@ -300,8 +302,15 @@ async def _statements(runtime: Runtime, token: str, query: str, variables: dict[
         await _schema(False).execute(
             query, variables, context_value=Context(runtime=runtime, token=token)
         )
+    compiled, standard = _reads(compiled), _reads(standard)
     assert len(compiled) < len(standard), (compiled, standard)
     return len(compiled)
+
+
+def _reads(statements: list[str]) -> list[str]:
+    """The statements of the request's reads: the caller's token is looked up again only once
+    its `PRINCIPAL_TTL` (real time) has passed, on either path, whichever runs then."""
+    return [s for s in statements if '"api_tokens"' not in s]
 
 
 async def test_the_statements_of_a_plan_do_not_grow_with_the_rows_shown(
@@ -341,3 +350,185 @@ async def test_a_plan_past_the_object_limit_answers_as_the_standard_executor_sto
     assert results[0] == results[1]
     assert "more than 5 objects" in results[0], results[0]
     assert planned == [False]
+
+
+NARROW = """
+query { contracts(first: 2) { edges { node { title client { name }
+  milestones { title amount { amount } } } } } }
+"""
+
+
+async def test_a_plan_reads_only_the_columns_its_fields_need(
+    api: Api, parties: Parties, runtime: Runtime, planned: list[bool]
+) -> None:
+    # given
+    await _contracts(api, parties)
+    context = Context(runtime=runtime, token=parties.client.token)
+    await _schema(True).execute(NARROW, {}, context_value=context)
+    # when
+    with counting_statements() as statements:
+        result = await _schema(True).execute(NARROW, {}, context_value=context)
+    # then
+    assert not result.errors, result.errors
+    read = [
+        s for s in statements if any(t in s for t in ('"contracts"', '"milestones"', '"users"'))
+    ]
+    assert read, statements
+    for unused in ('"description"', '"auto_release_at"', '"email"', '"funded_amount"'):
+        assert not any(unused in s for s in read), (unused, read)
+    assert all(planned)
+
+
+EVENTS = (
+    """
+query($id: ID!, $first: Int, $after: String) {
+  contract(id: $id) {
+    currency
+    events(first: $first, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges {
+        cursor
+        node {
+          __typename id sequence type occurredAt message amount { amount currency }
+          actor { ...User }
+          milestone { id title amount { amount currency } contract { id title } }
+          contract { id }
+        }
+      }
+    }
+    escrow { entries { edges { node { kind milestone { __typename id title status } } } } }
+  }
+}
+"""
+    + USER
+)
+
+
+async def test_events_and_the_milestones_of_entries_answer_as_the_standard_executor(
+    api: Api, parties: Parties, runtime: Runtime, planned: list[bool]
+) -> None:
+    # given
+    contracts = await _contracts(api, parties)
+    ids = [c["id"] for c in contracts]
+    page = await api.ok(EVENTS, {"id": ids[3], "first": 2}, parties.client.token)
+    cursor = page["contract"]["events"]["pageInfo"]["endCursor"]
+    cases: list[tuple[str, dict[str, Any]]] = [
+        *((EVENTS, {"id": i}) for i in ids),
+        (EVENTS, {"id": ids[3], "first": 2}),
+        (EVENTS, {"id": ids[3], "first": 2, "after": cursor}),
+        (EVENTS, {"id": ids[3], "after": "bad cursor"}),
+        (EVENTS, {"id": ids[3], "first": 500}),
+        (README_WALKTHROUGH[1], {"id": ids[3]}),
+    ]
+    # when / then
+    for token in _tokens(parties):
+        for query, variables in cases:
+            compiled, standard = await _both(runtime, token, query, variables)
+            assert compiled == standard, (token, query, variables)
+    planned.clear()
+    for query, variables in [c for c in cases if "after" not in c[1] and "first" not in c[1]]:
+        await _both(runtime, parties.client.token, query, variables)
+    assert planned == [True] * 5
+
+
+NODE_SHAPE = (
+    """
+query($id: ID!) {
+  kind: __typename
+  node(id: $id) {
+    __typename
+    ... on Node { nodeId: id }
+    ... on Contract { title client { ...User } milestones { title amount { amount currency } } }
+    ... on Milestone { title fundedAmount { amount currency } contract { id currency } }
+    ...Person
+  }
+  again: node(id: $id) { id }
+}
+fragment Person on User { name email }
+"""
+    + USER
+)
+
+
+async def test_node_answers_as_the_standard_executor_for_every_type_and_role(
+    api: Api, parties: Parties, runtime: Runtime, planned: list[bool]
+) -> None:
+    # given
+    contracts = await _contracts(api, parties)
+    users = [
+        (await api.ok("{ viewer { id } }", {}, p.token))["viewer"]["id"]
+        for p in (parties.client, parties.freelancer, parties.admin)
+    ]
+    planned_ids = [
+        *(c["id"] for c in contracts),
+        *(m for c in contracts for m in milestone_ids(c)),
+        *users,
+        encode_id("User", 987_654_321),
+        encode_id("Milestone", 987_654_321),
+        encode_id("Contract", 987_654_321),
+        "not-an-id",
+        encode_id("NoSuchType", 1),
+    ]
+    cases = [(q, {"id": i}) for q in (NODE, NODE_SHAPE) for i in planned_ids]
+    cases += [(NODE, {"id": encode_id(t, 1)}) for t in ("LedgerEntry", "ContractEvent")]
+    # when / then
+    for token in _tokens(parties):
+        for query, variables in cases:
+            compiled, standard = await _both(runtime, token, query, variables)
+            assert compiled == standard, (token, query, variables)
+    planned.clear()
+    for i in planned_ids[:-1]:
+        await _both(runtime, parties.client.token, NODE_SHAPE, {"id": i})
+    await _both(runtime, parties.client.token, NODE, {"id": contracts[0]["id"]})
+    assert planned == [True] * len(planned_ids)
+
+
+async def test_the_statements_of_events_and_nodes_do_not_grow_with_the_rows_shown(
+    api: Api, parties: Parties, runtime: Runtime, planned: list[bool]
+) -> None:
+    # given: a funded contract (few events and entries) and one with a release (more)
+    contracts = await _contracts(api, parties)
+    token = parties.client.token
+    small, big = contracts[1]["id"], contracts[3]["id"]
+    # when
+    events = [await _statements(runtime, token, EVENTS, {"id": i}) for i in (small, big)]
+    nodes = [await _counts(runtime, token, NODE_SHAPE, {"id": i}) for i in (small, big)]
+    # then
+    print(f"compiled: events {events}, node (compiled, standard) {nodes}")
+    assert events[0] == events[1], events
+    assert nodes[0] == nodes[1], nodes
+    assert all(compiled <= standard for compiled, standard in nodes), nodes
+    assert all(planned)
+
+
+async def _counts(
+    runtime: Runtime, token: str, query: str, variables: dict[str, Any]
+) -> tuple[int, int]:
+    """The statements of the request through its plan and through the standard executor."""
+    counts = []
+    for compiled in (True, True, False):
+        with counting_statements() as statements:
+            result = await _schema(compiled).execute(
+                query, variables, context_value=Context(runtime=runtime, token=token)
+            )
+        assert not result.errors, result.errors
+        counts.append(len(_reads(statements)))
+    return counts[1], counts[2]
+
+
+def test_every_relation_a_field_declares_has_a_loader() -> None:
+    # given
+    schema = _schema(True)._schema
+    declared = [
+        (name, field.extensions["strawberry-definition"].metadata.get(RELATION))
+        for name, kind in schema.type_map.items()
+        if isinstance(kind, GraphQLObjectType) and not name.startswith("__")
+        for field in kind.fields.values()
+        if "strawberry-definition" in (field.extensions or {})
+    ]
+    relations = [r for _, r in declared if isinstance(r, Relation)]
+    # then
+    assert len(relations) == 12, relations
+    assert all(r.paged or r.loader in run.Run.LOADERS for r in relations), relations
+    assert {r.loader for r in relations if r.paged} == {"entries", "events"}

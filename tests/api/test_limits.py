@@ -402,3 +402,73 @@ async def test_a_subscription_event_is_held_to_the_same_object_count(
     # then
     assert [e.extensions for e in first.errors or []] == [{"code": "BAD_REQUEST"}]
     assert first.data is None
+
+
+def walks_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One item for each operation the cost walk starts on (its root selection set)."""
+    started: list[int] = []
+    original = limits._Walk.selections
+
+    def counting(self: limits._Walk, selection_set: Any, parent: Any) -> Any:
+        if parent is not None and parent.name in ("Query", "Mutation", "Subscription"):
+            started.append(1)
+        return original(self, selection_set, parent)
+
+    monkeypatch.setattr(limits._Walk, "selections", counting)
+    return started
+
+
+async def test_a_document_seen_again_is_not_walked_again(
+    api: Api, parties: Parties, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given
+    walks = walks_counted(monkeypatch)
+    query = (
+        "query SeenAgain($id: ID!) { contract(id: $id) { id } contracts(first: 5) { totalCount } }"
+    )
+
+    # when: the same document, whatever the variables that its figures do not read
+    first = await api.raw(query, {"id": "a"}, parties.client.token)
+    again = await api.raw(query, {"id": "b"}, parties.client.token)
+
+    # then
+    assert first.errors == again.errors == []
+    assert len(walks) == 1
+
+
+async def test_the_page_variables_are_part_of_the_verdict(
+    api: Api, parties: Parties, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given
+    walks = walks_counted(monkeypatch)
+    query = "query PageVerdict($n: Int) { contracts(first: $n) { totalCount } }"
+
+    # when
+    results = [
+        await api.raw(query, {"n": n}, parties.client.token) for n in (10, 101, 1, True, 10, 101)
+    ]
+
+    # then: each value walked once, `true` not taken for `1`, each verdict kept
+    assert [r.codes for r in results] == [
+        [],
+        ["BAD_REQUEST"],
+        [],
+        ["BAD_REQUEST"],
+        [],
+        ["BAD_REQUEST"],
+    ]
+    assert "between 1 and" in results[3].errors[0]["message"]
+    assert len(walks) == 4
+
+
+async def test_a_document_refused_for_its_figures_is_refused_again(
+    api: Api, parties: Parties
+) -> None:
+    query = "query Again" + nested(16).removeprefix("query")
+
+    refused = await api.raw(query, {"id": "x"}, parties.client.token)
+    again = await api.raw(query, {"id": "y"}, parties.client.token)
+
+    assert refused.codes == again.codes == ["BAD_REQUEST"]
+    assert refused.errors == again.errors
+    assert again.data is None

@@ -4,6 +4,7 @@ per e-mail, shared through Redis when `REDIS_URL` is set, and per process when R
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -13,7 +14,6 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from limits.aio.storage import memory
 from starlette.applications import Starlette
 
 from app.main import create_app
@@ -39,7 +39,6 @@ def limits_clock() -> Iterator[list[float]]:
     now = [1_000_000.0]
     fake = SimpleNamespace(time=lambda: now[0], monotonic=time.monotonic)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(memory, "time", fake)
         patch.setattr(ratelimit, "time", fake)
         yield now
 
@@ -55,6 +54,35 @@ async def test_the_window_resets_each_minute(limits_clock: list[float]) -> None:
     assert await allow("b")
     limits_clock[0] = start + 61.0
     assert await allow("a")
+
+
+async def test_keys_idle_for_a_minute_are_forgotten(limits_clock: list[float]) -> None:
+    # given: ten tokens counted (and their address)
+    limits = RateLimits(per_minute=2, login_per_minute=1)
+    start = limits_clock[0]
+    for n in range(10):
+        assert await limits.request(f"t{n}", "addr") is None
+    counted = len(limits._local._hits)
+    # when: a minute later one more request
+    limits_clock[0] = start + 61.0
+    assert await limits.request("t0", "addr") is None
+    # then: only the keys of that request are left
+    assert counted == 11
+    assert len(limits._local._hits) == 2
+
+
+async def test_counting_in_the_process_starts_no_task_and_no_thread(
+    limits_clock: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[object] = []
+    monkeypatch.setattr(asyncio, "to_thread", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(asyncio, "create_task", lambda *a, **k: started.append(a))
+    limits = RateLimits(per_minute=2, login_per_minute=1)
+
+    assert await limits.request("a", "addr") is None
+    assert await limits.login("addr", "a@example.com") is None
+
+    assert started == []
 
 
 async def test_the_window_moves_with_each_hit(limits_clock: list[float]) -> None:

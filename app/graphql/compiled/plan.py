@@ -4,7 +4,8 @@ executor writes them, how its value is made from a row.
 Plain fields (those without a resolver) are classified from the strawberry type definitions
 and the schema: a field is read from the row's field of its python name, a `Money` field from
 its cents, a Node's `id` is its global id, a nested object or list of objects is compiled in
-turn. A field with a resolver is covered only if `RELATIONS` describes it. Anything else (an
+turn. A field with a resolver is covered only if its strawberry field carries a `relation` or
+`private` mark (`app.graphql.compiled.relation`). Anything else (an
 unknown field, introspection, a root field other than `ROOTS`, a mutation or subscription) is
 `NotCovered`, and the operation runs through the standard executor.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import (
@@ -44,6 +45,8 @@ from graphql.utilities import get_operation_ast
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from app.graphql.compiled.relation import PRIVATE, RELATION, Relation
+
 
 class NotCovered(Exception):
     """The planner does not know this shape: the standard executor runs the operation."""
@@ -60,29 +63,8 @@ class Kind(enum.Enum):
     RELATION = "relation"
 
 
-@dataclass(frozen=True)
-class Relation:
-    """A field with a resolver, read through a loader of `run.py` keyed by the row's `key`.
-
-    `loader` names a batch (one statement for every parent) unless `paged`, a connection
-    read per parent with the field's arguments (so it is covered only under one parent)."""
-
-    loader: str
-    key: str = "id"
-    paged: bool = False
-
-
-RELATIONS: Mapping[str, Relation] = {
-    "Contract.client": Relation("users", key="client_id"),
-    "Contract.freelancer": Relation("users", key="freelancer_id"),
-    "Contract.milestones": Relation("milestones"),
-    "Contract.activeMilestone": Relation("active_milestone"),
-    "Contract.escrow": Relation("escrows"),
-    "Milestone.contract": Relation("contracts", key="contract_id"),
-    "Escrow.entries": Relation("entries", paged=True),
-}
-SHOWN = frozenset({"User.email", "User.isAdmin"})
-ROOTS = frozenset({"contracts", "contract", "milestone", "viewer"})
+ROOTS = frozenset({"contracts", "contract", "milestone", "viewer", "node"})
+NODE_TYPES = ("Contract", "Milestone", "User")  # `node(id)` of another type: standard executor
 
 
 @dataclass(frozen=True)
@@ -95,6 +77,7 @@ class Field:
     relation: Relation | None = None
     node: FieldNode | None = None  # for a relation's arguments
     definition: GraphQLField | None = None
+    variants: tuple[tuple[str, tuple[Field, ...]], ...] = ()  # `node`: a selection per type
 
 
 @dataclass(frozen=True)
@@ -165,8 +148,8 @@ class _Compiler:
         declared = definition.extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
         assert isinstance(declared, StrawberryField)
         path = f"{parent.name}.{name}"
-        relation = RELATIONS.get(path)
-        if relation is not None:
+        relation = declared.metadata.get(RELATION)
+        if isinstance(relation, Relation):
             if relation.paged and in_list:
                 raise NotCovered(path)
             target = get_named_type(definition.type)
@@ -181,7 +164,7 @@ class _Compiler:
                 node=nodes[0],
                 definition=definition,
             )
-        if path in SHOWN:
+        if declared.metadata.get(PRIVATE):
             return Field(key, Kind.SHOWN, declared.python_name)
         if declared.base_resolver is not None or nodes[0].arguments:
             raise NotCovered(path)
@@ -238,13 +221,20 @@ def compile_query(
             continue
         if name not in ROOTS:
             raise NotCovered(name)
-        definition = root.fields[name]
-        target = get_named_type(definition.type)
-        assert isinstance(target, GraphQLObjectType)
-        selection = compiler.selection(target, nodes, in_list=False)
-        fields.append(
-            Field(
-                key, Kind.RELATION, name, selection=selection, node=nodes[0], definition=definition
-            )
-        )
+        fields.append(_root(compiler, key, nodes, root.fields[name]))
     return Plan(tuple(fields))
+
+
+def _root(compiler: _Compiler, key: str, nodes: list[FieldNode], definition: GraphQLField) -> Field:
+    """A root field; `node` with a selection for each of `NODE_TYPES`."""
+    name = nodes[0].name.value
+    types = NODE_TYPES if name == "node" else (get_named_type(definition.type).name,)
+    selections = []
+    for type_name in types:
+        target = compiler.schema.get_type(type_name)
+        assert isinstance(target, GraphQLObjectType)
+        selections.append((type_name, compiler.selection(target, nodes, in_list=False)))
+    field = Field(key, Kind.RELATION, name, node=nodes[0], definition=definition)
+    if name == "node":
+        return replace(field, variants=tuple(selections))
+    return replace(field, selection=selections[0][1])

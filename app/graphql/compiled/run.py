@@ -2,32 +2,38 @@
 parents at once (`app.services.read_rows`), then the response is written directly from them.
 
 The root fields ask the read side what the standard resolvers ask it (the caller's own
-contracts; a contract, or a milestone's contract, by id through `reads.can_see`; the caller),
-so the viewer sees the same rows. A page size or cursor the standard path refuses, an object
-count past `max_objects`, a row that is not where the standard path would find it: each raises
-`Fallback`, and the standard executor answers."""
+contracts; a contract, or a milestone's contract, by id through `reads.can_see`; the caller;
+for `node(id)` one of those or a user, by the id's type), so the viewer sees the same rows. Each
+loader reads only the fields the plan needs of its rows (`columns`). A page size or cursor the
+standard path refuses, an object count past `max_objects`, a row that is not where the standard
+path would find it, a `node` of another type: each raises `Fallback`, and the standard executor
+answers."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
 from graphql import GraphQLField
 from graphql.execution.values import VariableValues, get_argument_values
 
-from app.graphql.compiled.plan import Field, Kind, Relation
-from app.graphql.compiled.write import Prepared
+from app.graphql.compiled.columns import Columns
+from app.graphql.compiled.plan import Field, Kind
+from app.graphql.compiled.relation import Relation
+from app.graphql.compiled.write import Prepared, Write
 from app.graphql.context import Context
 from app.graphql.enums import ContractStatus, Role
-from app.graphql.ids import decode_id
+from app.graphql.ids import decode_any, decode_id
 from app.graphql.leaf_types import shows_private
 from app.graphql.pagination import (
     after_contract,
     after_entry,
+    after_event,
     contracts_cursor,
     entries_cursor,
+    events_cursor,
     page_size,
 )
 from app.services import read_rows, reads
@@ -69,6 +75,10 @@ def _entry_cursor(row: Row) -> str:
     return entries_cursor(row["id"])
 
 
+def _event_cursor(row: Row) -> str:
+    return events_cursor(row["sequence"])
+
+
 class Run:
     """One execution of a plan for one request."""
 
@@ -82,6 +92,10 @@ class Run:
         self.principal: Principal | None = None
         self.cache: dict[str, dict[Any, Any]] = {}
         self.pages: dict[tuple[int, int], Row] = {}
+        self.columns: Mapping[str, Columns] = {}
+
+    def fields(self, loader: str) -> Columns:
+        return self.columns.get(loader)
 
     def arguments(self, field: Field) -> dict[str, Any]:
         assert field.node is not None and isinstance(field.definition, GraphQLField)
@@ -89,21 +103,28 @@ class Run:
 
     async def execute(self, prepared: Prepared) -> dict[str, Any]:
         plan = prepared.plan
+        self.columns = prepared.columns
         self.principal = await self.context.require()
-        roots: list[tuple[Field, Row | None]] = []
+        roots: list[tuple[Field, Row | None, Write | None]] = []
         for field in plan.fields:
-            row = await self.root(field) if field.kind is Kind.RELATION else None
+            row, write, selection = None, prepared.writers.get(field.key), field.selection
+            if field.variants:
+                variant, row = await self.node(field)
+                write, selection = (
+                    prepared.variants[field.key].get(variant),
+                    dict(field.variants).get(variant, ()),
+                )
+            elif field.kind is Kind.RELATION:
+                row = await self.root(field)
             if row is not None:
-                await self.load(field.selection, [row])
-            roots.append((field, row))
+                await self.load(selection, [row])
+            roots.append((field, row, write))
         data: dict[str, Any] = {}
-        for field, row in roots:
+        for field, row, write in roots:
             if field.kind is Kind.TYPENAME:
                 data[field.key] = field.name
             else:
-                data[field.key] = (
-                    None if row is None else prepared.writers[field.key](self, row, "")
-                )
+                data[field.key] = None if row is None or write is None else write(self, row, "")
         if self.max_objects is not None and self.objects > self.max_objects:
             raise Fallback("too many objects")
         return data
@@ -127,8 +148,23 @@ class Run:
             after=after_contract(args.get("after")),
             status=_enum(ContractStatus, args.get("status")),
             role=_enum(Role, args.get("role")),
+            fields=self.fields("contracts_page"),
         )
         return _connection(page.rows, _contract_cursor, page.has_next, page.total)
+
+    async def node(self, field: Field) -> tuple[str, Row | None]:
+        """The type and row of `node(id)`; a type the plan has no selection for falls back."""
+        decoded = decode_any(self.arguments(field)["id"])
+        if decoded is None:
+            return "", None
+        type_name, pk = decoded
+        if type_name == "Contract":
+            return type_name, await self.visible_contract(pk)
+        if type_name == "Milestone":
+            return type_name, await self.visible_milestone(pk)
+        if type_name == "User":
+            return type_name, (await self.batch("users", {pk})).get(pk)
+        raise Fallback(f"node of type {type_name}")
 
     async def visible_contract(self, contract_id: int | None) -> Row | None:
         assert self.principal is not None
@@ -142,7 +178,8 @@ class Run:
 
     async def visible_milestone(self, milestone_id: int | None) -> Row | None:
         """A visible milestone, with its contract's currency for its money fields."""
-        row = await read_rows.milestone(milestone_id) if milestone_id is not None else None
+        fields = self.fields("milestone")
+        row = await read_rows.milestone(milestone_id, fields) if milestone_id is not None else None
         contract = await self.visible_contract(row["contract_id"]) if row else None
         return {**row, "currency": contract["currency"]} if row and contract else None
 
@@ -157,7 +194,7 @@ class Run:
             keys = {row[field.relation.key] for row in rows} - {None}
             if field.relation.paged:
                 for key in keys:
-                    self.pages[(id(field), key)] = await self.entries(field, key)
+                    self.pages[(id(field), key)] = await self.page(field, key)
             else:
                 demands.setdefault(field.relation.loader, set()).update(keys)
         for loader, keys in demands.items():
@@ -183,10 +220,13 @@ class Run:
         return {r.id: vars(r) for r in records if r is not None}
 
     async def _users(self, keys: set[int]) -> dict[int, Row]:
-        return await read_rows.users(keys)
+        return await read_rows.users(keys, self.fields("users"))
 
     async def _milestones(self, keys: set[int]) -> dict[int, list[Row]]:
-        return await read_rows.milestones(keys)
+        return await read_rows.milestones(keys, self.fields("milestones"))
+
+    async def _milestones_by_id(self, keys: set[int]) -> dict[int, Row | None]:
+        return await read_rows.milestones_by_id(keys, self.fields("milestones_by_id"))
 
     async def _active(self, keys: set[int]) -> dict[int, Row | None]:
         milestones = await self.batch("milestones", keys)
@@ -200,16 +240,30 @@ class Run:
         "contracts": _contracts,
         "users": _users,
         "milestones": _milestones,
+        "milestones_by_id": _milestones_by_id,
         "active_milestone": _active,
         "escrows": _escrows,
     }
 
-    async def entries(self, field: Field, contract_id: int) -> Row:
+    async def page(self, field: Field, contract_id: int) -> Row:
+        """A connection of the contract's ledger entries or events, by the field's arguments."""
+        assert field.relation is not None
         args = self.arguments(field)
-        page = await read_rows.entries_page(
-            contract_id, first=page_size(args.get("first")), after=after_entry(args.get("after"))
+        first, after, loader = (
+            page_size(args.get("first")),
+            args.get("after"),
+            field.relation.loader,
         )
-        return _connection(page.rows, _entry_cursor, page.has_next, page.total)
+        fields = self.fields(loader)
+        if loader == "events":
+            events = await read_rows.events_page(
+                contract_id, first=first, after=after_event(after), fields=fields
+            )
+            return _connection(events.rows, _event_cursor, events.has_next, events.total)
+        entries = await read_rows.entries_page(
+            contract_id, first=first, after=after_entry(after), fields=fields
+        )
+        return _connection(entries.rows, _entry_cursor, entries.has_next, entries.total)
 
     def children(self, field: Field, row: Row) -> Iterable[Row]:
         return _nested(self.related(field, row))

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from app.domain.money import format_amount
+from app.graphql.compiled.columns import Columns, columns
 from app.graphql.compiled.plan import Field, Kind, Plan
 from app.graphql.ids import encode_id
 from app.services.read_rows import Row
@@ -112,14 +113,19 @@ def writer(selection: tuple[Field, ...]) -> Write:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A plan with the writers of its root fields (none for a root `__typename`)."""
+    """A plan with the writers of its root fields (none for a root `__typename`; one per
+    type for `node`) and the fields its loaders read."""
 
     plan: Plan
     writers: Mapping[str, Write]
+    variants: Mapping[str, Mapping[str, Write]]
+    columns: Mapping[str, Columns]
 
 
 def prepare(plan: Plan) -> Prepared:
     return Prepared(
         plan,
         {f.key: writer(f.selection) for f in plan.fields if f.kind is not Kind.TYPENAME},
+        {f.key: {t: writer(v) for t, v in f.variants} for f in plan.fields if f.variants},
+        columns(plan),
     )
