@@ -1,5 +1,6 @@
-"""The processes of `scripts/bench.py`: seeding, the server and the raw baseline, each on a free
-port of 127.0.0.1 with the same settings, and the CPU time they use."""
+"""The processes of the benchmarks (`scripts/bench.py`, `scripts/bench_subscriptions.py`):
+seeding, the server and the raw baseline, each on a free port of 127.0.0.1 with the same
+settings, and the CPU time and memory they use."""
 
 from __future__ import annotations
 
@@ -34,10 +35,20 @@ class Server:
     port: int
     log: Path
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         utime, stime = int(fields[11]), int(fields[12])
         return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
 
     def wait_idle(self, timeout: float = IDLE_TIMEOUT) -> None:
         """Until the process stops using CPU: wrk leaves requests in flight at the end of its

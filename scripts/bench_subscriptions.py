@@ -41,8 +41,6 @@ import multiprocessing as mp
 import os
 import resource
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -56,7 +54,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_servers import Server, ensure_database, free_port, server_env
+
 PASSWORD = "correct horse battery"
 OPEN_CONCURRENCY = 64
 OPEN_TIMEOUT = 90.0  # for all N subscriptions to open
@@ -91,59 +90,6 @@ mutation($input: PayBonusInput!) { payBonus(input: $input) { userErrors { code m
 
 
 # --- the server process ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        utime, stime = int(fields[11]), int(fields[12])
-        return (utime + stime) / os.sysconf("SC_CLK_TCK")
-
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
-def server_env(database_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("TEST_DATABASE_URL", "CORS_ORIGINS", "HOST", "PORT"):
-        env.pop(name, None)
-    env.update(
-        DATABASE_URL=database_url,
-        SECRET_KEY="bench-secret",
-        RATE_LIMIT_PER_MINUTE="1000000",
-        GRAPHIQL="false",
-        PYTHONUNBUFFERED="1",
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
-    )
-    return env
 
 
 def cli(workdir: Path, env: dict[str, str], *args: str) -> None:
@@ -560,23 +506,6 @@ def main() -> int:
     print()
     print_table(rows, args)
     return 0
-
-
-def ensure_database(url: str) -> None:
-    import asyncpg
-
-    base, _, name = url.split("?", 1)[0].rpartition("/")
-
-    async def create() -> None:
-        admin = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1) + "/postgres")
-        try:
-            exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-            if not exists:
-                await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-
-    asyncio.run(create())
 
 
 def print_row(row: Row) -> None:

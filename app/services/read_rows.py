@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tortoise.expressions import Q, Subquery
+from tortoise.expressions import Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
@@ -159,21 +159,10 @@ async def contracts_page(
     fields: Fields = None,
 ) -> Page:
     """As `reads.contracts_page`, in one statement."""
-    if role is Role.CLIENT:
-        mine = Q(client_id=actor.user_id)
-    elif role is Role.FREELANCER:
-        mine = Q(freelancer_id=actor.user_id)
-    else:
-        mine = reads.visible_filter(actor)
-    counted = models.Contract.filter(mine)
-    if status is not None:
-        counted = counted.filter(status=status)
-    query = counted
-    if after is not None:
-        created_at, pk = after
-        query = query.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
+    counted = reads.own_contracts(actor, status, role)
+    query = counted if after is None else counted.filter(reads.contracts_after(after))
     stored = _stored(CONTRACTS, fields, "created_at")
-    return await _page(counted, query, stored, ("-created_at", "-id"), first)
+    return await _page(counted, query, stored, reads.CONTRACT_ORDER, first)
 
 
 async def entries_page(

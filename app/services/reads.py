@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from app.db import models
 from app.domain.ledger import LedgerTotals
@@ -106,6 +107,29 @@ class Page(Generic[RecordT]):
     total: int
 
 
+CONTRACT_ORDER = ("-created_at", "-id")
+
+
+def own_contracts(
+    actor: Actor, status: ContractStatus | None, role: Role | None
+) -> QuerySet[models.Contract]:
+    """The contracts a page of the viewer's own holds: as the given role (either by default),
+    in the given status."""
+    if role is Role.CLIENT:
+        query = models.Contract.filter(client_id=actor.user_id)
+    elif role is Role.FREELANCER:
+        query = models.Contract.filter(freelancer_id=actor.user_id)
+    else:
+        query = models.Contract.filter(visible_filter(actor))
+    return query if status is None else query.filter(status=status)
+
+
+def contracts_after(cursor: tuple[datetime, int]) -> Q:
+    """The contracts after `cursor` (createdAt, id) in `CONTRACT_ORDER`."""
+    created_at, pk = cursor
+    return Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk)
+
+
 async def contracts_page(
     actor: Actor,
     *,
@@ -114,20 +138,12 @@ async def contracts_page(
     status: ContractStatus | None,
     role: Role | None,
 ) -> Page[ContractRecord]:
-    """The viewer's own contracts, newest first (createdAt, then id, descending)."""
-    if role is Role.CLIENT:
-        query = models.Contract.filter(client_id=actor.user_id)
-    elif role is Role.FREELANCER:
-        query = models.Contract.filter(freelancer_id=actor.user_id)
-    else:
-        query = models.Contract.filter(visible_filter(actor))
-    if status is not None:
-        query = query.filter(status=status)
+    """The viewer's own contracts, newest first (`CONTRACT_ORDER`)."""
+    query = own_contracts(actor, status, role)
     total = await query.count()
     if after is not None:
-        created_at, pk = after
-        query = query.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
-    rows = await query.order_by("-created_at", "-id").limit(first + 1)
+        query = query.filter(contracts_after(after))
+    rows = await query.order_by(*CONTRACT_ORDER).limit(first + 1)
     records = [CONTRACTS.from_row(row) for row in rows[:first]]
     return Page(rows=records, has_next=len(rows) > first, total=total)
 
