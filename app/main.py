@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -21,13 +20,14 @@ from app.bootstrap import bootstrap, started
 from app.graphql.context import Safeguards
 from app.graphql.limits import Limits
 from app.graphql.schema import build_schema
-from app.graphql.view import GraphQLEndpoint
 from app.services.deadlines import run_forever
 from app.services.runtime import Runtime
 from app.services.token_watch import TokenWatch
 from app.settings import Settings
 from app.web.body import BodySizeLimitMiddleware
-from app.web.graphiql import STATIC_DIR, STATIC_PATH, graphiql_html
+from app.web.cors import cors_middleware
+from app.web.endpoint import graphql_endpoint
+from app.web.graphiql import STATIC_DIR, STATIC_PATH
 from app.web.metrics import Metrics, MetricsMiddleware
 from app.web.ratelimit import RateLimitMiddleware, RateLimits
 from app.web.security import SecurityHeadersMiddleware
@@ -56,12 +56,11 @@ def create_app(
         # processes of one deployment share a SECRET_KEY, and so their counters
         namespace=hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest()[:16],
     )
-    endpoint = GraphQLEndpoint(
+    endpoint = graphql_endpoint(
+        settings,
         schema,
         runtime,
-        graphiql_html=graphiql_html() if settings.GRAPHIQL else None,
-        allowed_origins=settings.CORS_ORIGINS,
-        safeguards=Safeguards(
+        Safeguards(
             rate_limits=rate_limits, tokens=TokenWatch(runtime), session_ttl=settings.SESSION_TTL
         ),
     )
@@ -111,12 +110,7 @@ def create_app(
                 metrics=metrics,
                 paths=frozenset({"/graphql", "/healthz", "/readyz", "/metrics"}),
             ),
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.CORS_ORIGINS),
-                allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type"],
-            ),
+            cors_middleware(settings),
             Middleware(RateLimitMiddleware, limits=rate_limits),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.MAX_BODY_BYTES),
         ],

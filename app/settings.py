@@ -18,7 +18,7 @@ from app.domain.money import format_amount, parse_amount, parse_percent
 from app.domain.policy import Policy
 
 ENV_FILE = ".env"
-_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -32,7 +32,7 @@ def parse_duration(value: Any) -> timedelta:
     match = _DURATION.match(str(value).strip())
     if not match:
         raise ValueError("expected a duration such as 90s, 15m, 2h, 14d or plain seconds")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
 def _number_text(value: Any, example: str) -> str:
@@ -73,12 +73,23 @@ class Settings(BaseSettings):
     AUTO_RELEASE_AFTER: timedelta = timedelta(days=14)
     REFUND_RESPONSE_WINDOW: timedelta = timedelta(days=7)
     JOBS_INTERVAL: timedelta = timedelta(seconds=30)
+    WS_KEEP_ALIVE_INTERVAL: timedelta = timedelta(seconds=15)
     CORS_ORIGINS: Annotated[tuple[str, ...], NoDecode] = ()
+    # Request headers a cross-origin page may send besides Authorization and Content-Type.
+    CORS_ALLOW_HEADERS: Annotated[tuple[str, ...], NoDecode] = (
+        "apollographql-client-name",
+        "apollographql-client-version",
+        "traceparent",
+        "sentry-trace",
+        "baggage",
+    )
     MAX_QUERY_DEPTH: int = Field(default=15, ge=1)
     MAX_ALIASES: int = Field(default=50, ge=1)
     MAX_QUERY_COST: int = Field(default=5000, ge=1)
     MAX_QUERY_NODES: int = Field(default=500_000, ge=1)
     MAX_BODY_BYTES: int = Field(default=1_000_000, ge=1)
+    MAX_BATCH: int = Field(default=10, ge=1)
+    MAX_PERSISTED_QUERIES: int = Field(default=10_000, ge=1)
     RATE_LIMIT_PER_MINUTE: int = Field(default=600, ge=1)
     LOGIN_RATE_LIMIT_PER_MINUTE: int = Field(default=10, ge=1)
     REDIS_URL: str | None = None
@@ -102,6 +113,7 @@ class Settings(BaseSettings):
         "REFUND_RESPONSE_WINDOW",
         "JOBS_INTERVAL",
         "SESSION_TTL",
+        "WS_KEEP_ALIVE_INTERVAL",
         mode="before",
     )
     @classmethod
@@ -136,12 +148,14 @@ class Settings(BaseSettings):
     def _percent(cls, value: Any) -> int:
         return parse_percent_setting(value)
 
-    @field_validator("CORS_ORIGINS", mode="before")
+    @field_validator("CORS_ORIGINS", "CORS_ALLOW_HEADERS", mode="before")
     @classmethod
-    def _origins(cls, value: Any) -> tuple[str, ...]:
-        if isinstance(value, str):
-            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
-        return tuple(value)
+    def _list(cls, value: Any, info: ValidationInfo) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        stripped = (str(item).strip() for item in items)
+        if info.field_name == "CORS_ORIGINS":  # an origin has no path: `https://a.example/` is one
+            stripped = (item.rstrip("/") for item in stripped)
+        return tuple(item for item in stripped if item)
 
     @field_validator("REDIS_URL")
     @classmethod

@@ -20,6 +20,10 @@ server to the baseline: of req/s, and of CPU per request (the baseline's over th
 which a database sharing the cores disturbs less). With two or more cores both servers run on
 the last core and the generators on the others (`--no-pin` leaves scheduling alone).
 
+`--before PATH` adds a third process, `python -m app serve` of another checkout (its
+PYTHONPATH is PATH, e.g. `git worktree add /tmp/before <commit>`), on the same database and in
+the same interleaved rounds, so one run gives before, after and raw side by side.
+
     .venv/bin/python scripts/bench.py --contracts 300 --rounds 2 --duration 3
     .venv/bin/python scripts/bench.py --database-url postgres://postgres@127.0.0.1:5432/escrow_bench
 """
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -200,10 +205,11 @@ async def verify(server: Target, raw: Target, token: str, detail_id: str) -> Non
         if "errors" in answers[0] or answers[0] != answers[1]:
             name = "Q1" if query is Q1 else "Q2"
             raise SystemExit(
-                f"{name}: the server and the raw baseline differ:\n"
-                f"server: {json.dumps(answers[0])[:2000]}\nraw:    {json.dumps(answers[1])[:2000]}"
+                f"{name}: the {server.label} and the raw baseline differ:\n"
+                f"{server.label}: {json.dumps(answers[0])[:2000]}\n"
+                f"raw:    {json.dumps(answers[1])[:2000]}"
             )
-    print("Q1 and Q2: the server and the raw baseline give the same JSON.", flush=True)
+    print(f"Q1 and Q2: the {server.label} and the raw baseline give the same JSON.", flush=True)
 
 
 async def run_rounds(bench: Bench, targets: list[Target]) -> None:
@@ -231,18 +237,19 @@ def print_table(bench: Bench) -> None:
         f"{os.cpu_count()} cores"
     )
     header = (
-        "| request | server req/s | raw req/s | ratio | server p50 / p99 ms | raw p50 / p99 ms "
-        "| server CPU per request | raw CPU per request | CPU ratio |"
+        "| request | server | req/s | raw req/s | ratio | p50 / p99 ms | raw p50 / p99 ms "
+        "| CPU per request | raw CPU per request | CPU ratio |"
     )
     print(header)
-    print("|" + "---|" * 9)
+    print("|" + "---|" * 10)
     names = {"Q1": "Q1 dashboard", "Q2": "Q2 detail", "cycle": "money cycle (mutations)"}
-    for scenario, name in names.items():
-        app, raw = bench.results[(scenario, "server")], bench.results[(scenario, "raw")]
+    labels = [label for label in ("before", "server") if (("Q1", label)) in bench.results]
+    for (scenario, name), label in itertools.product(names.items(), labels):
+        app, raw = bench.results[(scenario, label)], bench.results[(scenario, "raw")]
         app_rps, raw_rps = app.median(lambda s: s.per_second), raw.median(lambda s: s.per_second)
         app_cpu, raw_cpu = statistics.median(app.cpu), statistics.median(raw.cpu)
         print(
-            f"| {name} | {app_rps:.1f} | {raw_rps:.1f} | {app_rps / raw_rps:.3f}x "
+            f"| {name} | {label} | {app_rps:.1f} | {raw_rps:.1f} | {app_rps / raw_rps:.3f}x "
             f"| {app.median(lambda s: s.percentile(0.5)):.1f} / "
             f"{app.median(lambda s: s.percentile(0.99)):.1f} "
             f"| {raw.median(lambda s: s.percentile(0.5)):.1f} / "
@@ -282,6 +289,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--generator", choices=("auto", "python"), default="auto")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="PATH",
+        help="another checkout of the project (`git worktree add PATH <commit>`), served by a"
+        " third process on the same database and measured in the same rounds",
+    )
     args = parser.parse_args()
     if args.rounds < 1 or args.duration <= 0:
         parser.error("--rounds >= 1 and --duration > 0")
@@ -307,13 +321,19 @@ def main() -> int:
         servers.append(start(workdir, env, "server", serve))
         raw_command = [sys.executable, str(ROOT / "scripts" / "bench_raw.py")]
         servers.append(start(workdir, env, "raw", raw_command))
+        targets = [Target("server", servers[0], raw=False), Target("raw", servers[1], raw=True)]
+        if args.before is not None:
+            before_env = {**env, "PYTHONPATH": str(args.before.resolve())}
+            servers.append(start(workdir, before_env, "before", serve))
+            targets.insert(0, Target("before", servers[-1], raw=False))
         if not args.no_pin:
             pin(servers)
-        targets = [Target("server", servers[0], raw=False), Target("raw", servers[1], raw=True)]
         detail_id = detail_contract(args.database_url, user_ids["client"])
         bench = Bench(args, workdir, tokens, user_ids, detail_id, servers)
         print(f"generator: {bench.generator()}; raw baseline: {servers[1].first_line()}")
-        asyncio.run(verify(targets[0], targets[1], tokens["client"], detail_id))
+        for target in targets:
+            if not target.raw:
+                asyncio.run(verify(target, targets[-1], tokens["client"], detail_id))
         asyncio.run(run_rounds(bench, targets))
         print_table(bench)
     finally:

@@ -3,7 +3,10 @@
 Each step is one transaction that reads and locks the contract (`FOR UPDATE` on PostgreSQL),
 checks who acts and from which status, and writes what the matching mutation writes: the
 changed rows, the ledger entries with their fees (`app.domain.money.fee`, the policy of the
-settings), the event under the contract's next sequence, and the contract's new version.
+settings), the event under the contract's next sequence, the contract's new version, and on
+PostgreSQL the `pg_notify` of the server's bus with the same payload (on a channel of its own, so
+that the server, which listens on its channel, does no work for the baseline's steps). The
+cycle sends no idempotency keys, so neither writes idempotency rows.
 """
 
 from __future__ import annotations
@@ -11,14 +14,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bench_raw_db import Database, Tx
+from bench_raw_db import Database, Postgres, Tx
 
 from app.domain.money import fee, parse_amount
 from app.domain.policy import Policy
+from app.events.fanout import Notice
 from app.graphql.ids import decode_id, encode_id
 
 Input = dict[str, Any]
 OPEN = ("OFFERED", "ACTIVE")  # the first milestone may be funded before the offer is accepted
+CHANNEL = "escrow_changes_raw_baseline"
 
 
 class Refused(Exception):
@@ -36,13 +41,14 @@ async def _event(
     tx: Tx,
     db: Database,
     contract_id: int,
+    parties: tuple[int, int],
     type_: str,
     actor: int,
     now: datetime,
     milestone_id: int | None = None,
     amount: int | None = None,
 ) -> None:
-    """The contract's next event, with its sequence and version moved on."""
+    """The contract's next event, with its sequence and version moved on, and its notice."""
     rows = await tx.rows(
         "UPDATE contracts SET last_sequence = last_sequence + 1, version = version + 1"
         " WHERE id = $1 RETURNING last_sequence",
@@ -53,6 +59,10 @@ async def _event(
         " milestone_id, amount) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         contract_id, rows[0][0], type_, db.stamp(now), actor, milestone_id, amount,
     )  # fmt: skip
+    if isinstance(db, Postgres):
+        milestones = (milestone_id,) if milestone_id is not None else ()
+        notice = Notice(contract_id, rows[0][0], milestones, parties)
+        await tx.rows("SELECT pg_notify($1, $2)", CHANNEL, notice.encode())
 
 
 async def _entry(
@@ -83,9 +93,12 @@ async def create(db: Database, uid: int, data: Input, policy: Policy) -> dict[st
         contract = await tx.rows(
             "INSERT INTO contracts (title, description, currency, status, created_at,"
             " last_sequence, version, client_id, freelancer_id)"
-            " VALUES ($1, '', 'USD', 'OFFERED', $2, 0, 0, $3, $4) RETURNING id",
+            " SELECT $1, '', 'USD', 'OFFERED', $2, 0, 0, $3, $4"
+            " WHERE EXISTS (SELECT 1 FROM users WHERE id = $4) RETURNING id",
             str(data["title"]), db.stamp(now), uid, freelancer,
         )  # fmt: skip
+        if not contract:
+            raise Refused("No such freelancer")
         cid = contract[0][0]
         milestone = await tx.rows(
             "INSERT INTO milestones (contract_id, position, title, description, amount, status,"
@@ -93,7 +106,7 @@ async def create(db: Database, uid: int, data: Input, policy: Policy) -> dict[st
             " VALUES ($1, 1, $2, '', $3, 'NOT_FUNDED', 0, 0, 0, 0, FALSE) RETURNING id",
             cid, str(data["milestones"][0]["title"]), amount,
         )  # fmt: skip
-        await _event(tx, db, cid, "CONTRACT_OFFERED", uid, now)
+        await _event(tx, db, cid, (uid, freelancer), "CONTRACT_OFFERED", uid, now)
     return {
         "contract": {
             "id": encode_id("Contract", cid),
@@ -116,7 +129,7 @@ async def accept(db: Database, uid: int, data: Input, policy: Policy) -> dict[st
     cid = _id(data["contractId"], "Contract")
     now = datetime.now(UTC)
     async with db.transaction() as tx:
-        _, freelancer, status = await _contract(db, tx, cid)
+        client, freelancer, status = await _contract(db, tx, cid)
         if freelancer != uid or status != "OFFERED":
             raise Refused("The contract cannot be accepted")
         await tx.rows(
@@ -124,7 +137,7 @@ async def accept(db: Database, uid: int, data: Input, policy: Policy) -> dict[st
             cid,
             db.stamp(now),
         )
-        await _event(tx, db, cid, "CONTRACT_ACCEPTED", uid, now)
+        await _event(tx, db, cid, (client, freelancer), "CONTRACT_ACCEPTED", uid, now)
     return {"contract": {"id": data["contractId"], "status": "ACTIVE"}}
 
 
@@ -143,7 +156,9 @@ async def fund(db: Database, uid: int, data: Input, policy: Policy) -> dict[str,
     mid = _id(data["milestoneId"], "Milestone")
     now = datetime.now(UTC)
     async with db.transaction() as tx:
-        (cid, status, amount, _), (client, _, contract_status) = await _milestone(db, tx, mid)
+        (cid, status, amount, _), (client, freelancer, contract_status) = await _milestone(
+            db, tx, mid
+        )
         if client != uid or status != "NOT_FUNDED" or contract_status not in OPEN:
             raise Refused("The milestone cannot be funded")
         charged = await tx.rows(
@@ -161,7 +176,8 @@ async def fund(db: Database, uid: int, data: Input, policy: Policy) -> dict[str,
             " WHERE id = $1",
             mid, amount, db.stamp(now),
         )  # fmt: skip
-        await _event(tx, db, cid, "MILESTONE_FUNDED", uid, now, mid, amount)
+        parties = (client, freelancer)
+        await _event(tx, db, cid, parties, "MILESTONE_FUNDED", uid, now, mid, amount)
     return {"milestone": {"id": data["milestoneId"], "status": "FUNDED"}}
 
 
@@ -169,7 +185,7 @@ async def submit(db: Database, uid: int, data: Input, policy: Policy) -> dict[st
     mid = _id(data["milestoneId"], "Milestone")
     now = datetime.now(UTC)
     async with db.transaction() as tx:
-        (cid, status, _, funded), (_, freelancer, _) = await _milestone(db, tx, mid)
+        (cid, status, _, funded), (client, freelancer, _) = await _milestone(db, tx, mid)
         if freelancer != uid or status not in ("FUNDED", "REVISION_REQUESTED"):
             raise Refused("The milestone cannot be submitted")
         await tx.rows(
@@ -182,7 +198,8 @@ async def submit(db: Database, uid: int, data: Input, policy: Policy) -> dict[st
             " WHERE id = $1",
             mid, db.stamp(now), db.stamp(now + policy.auto_release_after),
         )  # fmt: skip
-        await _event(tx, db, cid, "MILESTONE_SUBMITTED", uid, now, mid, funded)
+        parties = (client, freelancer)
+        await _event(tx, db, cid, parties, "MILESTONE_SUBMITTED", uid, now, mid, funded)
     return {"milestone": {"id": data["milestoneId"], "status": "SUBMITTED"}}
 
 
@@ -190,7 +207,7 @@ async def release(db: Database, uid: int, data: Input, policy: Policy) -> dict[s
     mid = _id(data["milestoneId"], "Milestone")
     now = datetime.now(UTC)
     async with db.transaction() as tx:
-        (cid, status, _, funded), (client, _, _) = await _milestone(db, tx, mid)
+        (cid, status, _, funded), (client, freelancer, _) = await _milestone(db, tx, mid)
         if client != uid or status != "SUBMITTED":
             raise Refused("The milestone cannot be released")
         pending = await tx.rows(
@@ -209,7 +226,8 @@ async def release(db: Database, uid: int, data: Input, policy: Policy) -> dict[s
         )  # fmt: skip
         if pending:
             await tx.rows("UPDATE submissions SET status = 'RELEASED' WHERE id = $1", pending[0][0])
-        await _event(tx, db, cid, "MILESTONE_RELEASED", uid, now, mid, amount)
+        parties = (client, freelancer)
+        await _event(tx, db, cid, parties, "MILESTONE_RELEASED", uid, now, mid, amount)
     return {"milestone": {"id": data["milestoneId"], "status": "RELEASED"}}
 
 

@@ -23,7 +23,7 @@ from app.services import accounts
 from app.services.runtime import Runtime
 from tests.support import FrozenClock, make_runtime
 
-pytest_plugins = ["tests.api.client"]
+pytest_plugins = ["tests.api.client", "tests.differential"]
 
 
 def database_url(tmp: Path) -> str:

@@ -1,4 +1,4 @@
-"""`schema.graphql` is the record of the schema the server serves (API.md, §4)."""
+"""`schema.graphql` is the record of the schema the server serves (schema.graphql)."""
 
 from __future__ import annotations
 

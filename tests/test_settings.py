@@ -26,14 +26,23 @@ def test_defaults_are_the_product_contracts() -> None:
     assert (settings.MAX_QUERY_DEPTH, settings.RATE_LIMIT_PER_MINUTE) == (15, 600)
     assert settings.CORS_ORIGINS == ()
     assert settings.GRAPHIQL is True
+    assert (settings.MAX_BATCH, settings.MAX_PERSISTED_QUERIES) == (10, 10_000)
+    assert settings.WS_KEEP_ALIVE_INTERVAL == timedelta(seconds=15)
+    assert settings.CORS_ALLOW_HEADERS == (
+        "apollographql-client-name",
+        "apollographql-client-version",
+        "traceparent",
+        "sentry-trace",
+        "baggage",
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("90s", 90), ("15m", 900), ("2h", 7200), ("14d", 1_209_600), ("45", 45)],
+    [("90s", 90), ("15m", 900), ("2h", 7200), ("14d", 1_209_600), ("45", 45), ("0.5s", 0.5)],
 )
 def test_durations_take_a_unit_or_plain_seconds(
-    monkeypatch: pytest.MonkeyPatch, text: str, expected: int
+    monkeypatch: pytest.MonkeyPatch, text: str, expected: float
 ) -> None:
     monkeypatch.setenv("AUTO_RELEASE_AFTER", text)
     assert load_settings().AUTO_RELEASE_AFTER == timedelta(seconds=expected)
@@ -43,11 +52,13 @@ def test_amounts_percentages_and_lists_are_parsed(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CONTRACT_INITIATION_FEE", "2.50")
     monkeypatch.setenv("CLIENT_PROCESSING_FEE_PERCENT", "2.5")
     monkeypatch.setenv("CORS_ORIGINS", "https://app.example.com/, https://m.example.com")
+    monkeypatch.setenv("CORS_ALLOW_HEADERS", " x-request-id,, x-tenant ")
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@db:5432/escrow")
     settings = load_settings()
     assert settings.CONTRACT_INITIATION_FEE == 250
     assert settings.CLIENT_PROCESSING_FEE_PERCENT == 250
     assert settings.CORS_ORIGINS == ("https://app.example.com", "https://m.example.com")
+    assert settings.CORS_ALLOW_HEADERS == ("x-request-id", "x-tenant")
     assert settings.DATABASE_URL == "postgres://postgres@db:5432/escrow"
     assert settings.is_postgres
 
@@ -63,6 +74,9 @@ def test_amounts_percentages_and_lists_are_parsed(monkeypatch: pytest.MonkeyPatc
         ("MIN_MILESTONE_AMOUNT", "-1"),
         ("DATABASE_URL", "mysql://x"),
         ("GRAPHIQL", "perhaps"),
+        ("MAX_BATCH", "0"),
+        ("MAX_PERSISTED_QUERIES", "none"),
+        ("WS_KEEP_ALIVE_INTERVAL", "0s"),
     ],
 )
 def test_a_setting_that_cannot_be_parsed_is_refused_by_name(

@@ -1,12 +1,13 @@
 """`python -m app seed-bench`: the deterministic data set that `scripts/bench.py` measures.
 
-Every contract is taken through steps of its lifecycle (offer, fund, submit, request a revision,
-release, a refund asked and approved, a dispute opened, decline, end), each making the events,
-ledger entries (fees per the policy of the settings), submissions and row changes that the same
-action makes through the service, so every state is one the lifecycle produces:
-tests/e2e/test_seed_bench.py checks the books of a seeded database. The rows are inserted in
-bulk, with ids chosen here, in one transaction. The same arguments always give the same data
-(random.Random(42)); only the timestamps follow the clock of the run.
+Every contract is offered and taken through steps of its lifecycle (fund, submit, request a
+revision, release, a refund asked and approved, a dispute opened, decline, end) by the domain's
+own aggregate (`app.bench_data.lifecycle`), so its events, ledger entries (fees per the policy
+of the settings), submissions and requests are the ones those actions make, and every state is
+one the lifecycle produces: tests/e2e/test_seed_bench.py checks the books of a seeded database.
+What the aggregates made is inserted in bulk, with ids chosen here, in one transaction. The same
+arguments always give the same data (random.Random(42)); only the timestamps follow the clock of
+the run.
 
 One client (`bench-client@example.com`) holds `--client-contracts` of the contracts: the
 dashboard of the benchmark. Two more users without contracts (`bench-cycle-client@…`,
@@ -34,7 +35,6 @@ from app.bench_data.lifecycle import Ids, Rows, play_contract
 from app.bootstrap import bootstrap, started
 from app.db import models
 from app.db.config import migrate_database
-from app.domain.permissions import ContractStatus
 from app.domain.policy import Policy
 from app.services import accounts
 from app.services.runtime import Runtime
@@ -164,17 +164,8 @@ async def _play_all(contracts: int, users: int, client_contracts: int, policy: P
         client = user_ids[0] if number in heavy else rng.choice(others)
         while client == freelancer:
             client = rng.choice(others)
-        contract = models.Contract(
-            id=first + number,
-            client_id=client,
-            freelancer_id=freelancer,
-            title=f"Bench contract {number + 1}",
-            description=f"Contract {number + 1} of the benchmark data set.",
-            currency="USD",
-            status=ContractStatus.OFFERED,
-            created_at=start + SPREAD * number / contracts,
-        )
-        play_contract(contract, policy, rng, ids, rows)
+        created_at = start + SPREAD * number / contracts
+        play_contract(first + number, (client, freelancer), created_at, policy, rng, ids, rows)
     return rows
 
 

@@ -1,11 +1,12 @@
-"""One contract of the bench data set, taken through the steps of its lifecycle.
+"""One contract of the bench data set, taken through its lifecycle by the domain itself.
 
-`Play` makes, for each step, the rows the same action makes through the service: the events
-under the contract's next sequence, the ledger entries with their fees (the policy of the
-settings, `app.domain.money.fee`), submissions, refund requests and disputes, and the changed
-milestone and contract (status, amounts, times, review clock, version). Only what this data set
-needs is played: a milestone is funded in full and released in full, refunded in full, left
-active, or cancelled when its contract closes.
+`Play` offers the contract (`Contract.offer`) and runs the aggregate's actions on it as its
+parties would (fund, submit, request a revision, release, ask for and approve a refund, open a
+dispute, decline, end), so every rule, fee, event and ledger entry is the domain's: the data are
+consistent by construction. Between two actions its clock moves on a few minutes, as if each
+were a request of its own; no deadline falls inside a contract's story (a week at most, the
+review clock is 14 days), so none is applied. What the aggregate made is then turned into rows
+(ids chosen here) for a bulk insert: the rows a unit of work would have written, step by step.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from datetime import datetime, timedelta
 from tortoise.models import Model
 
 from app.db import models
-from app.domain.events import EventType
-from app.domain.ledger import ROUTES, EntryKind
-from app.domain.milestones import MilestoneStatus, SubmissionStatus
-from app.domain.money import fee
-from app.domain.permissions import ContractStatus
+from app.domain import commands
+from app.domain.contract import Contract
+from app.domain.milestones import MilestoneStatus, Submission
+from app.domain.permissions import Actor
 from app.domain.policy import Policy
-from app.domain.requests import DisputeStatus, RefundStatus
+from app.services.mappers import DISPUTES, MILESTONES, REFUND_REQUESTS, SUBMISSIONS
+from app.services.repository import entry_values, event_values
 
 MILESTONES_PER_CONTRACT = 10
 # The milestone a contract is at, after its finished ones: none yet, or one in each active state.
@@ -74,273 +75,230 @@ class Ids:
 
 @dataclass
 class Play:
-    """One contract taken through the steps of the lifecycle, as the aggregate takes them:
-    each step makes the events, ledger entries and row changes that the same action makes
-    there (fees per the policy, escrow charged on funding, refunds on closing)."""
+    """A contract and its parties, acting on it one step at a time. Each step's new entries and
+    events are kept with the time of the step (the aggregate stamps them when it is saved), and
+    each new submission, refund request and dispute gets its id as soon as it is made."""
 
-    contract: models.Contract
-    milestones: list[models.Milestone]
-    policy: Policy
+    contract: Contract
     rng: random.Random
     ids: Ids
-    rows: Rows
-    now: datetime
-    by_kind: dict[EntryKind, int] = field(default_factory=lambda: dict.fromkeys(EntryKind, 0))
-    pending: dict[int, models.Submission] = field(default_factory=dict)
+    version: int = 0
+    entry_times: list[datetime] = field(default_factory=list)
+    event_times: list[datetime] = field(default_factory=list)
+    submissions: list[tuple[int, Submission]] = field(default_factory=list)
 
-    def tick(self) -> None:
-        self.now += timedelta(minutes=self.rng.randint(1, 30))
-        self.contract.version += 1
+    @property
+    def client(self) -> Actor:
+        return Actor(user_id=self.contract.client_id, is_admin=False)
 
-    def emit(
-        self,
-        type_: EventType,
-        actor_id: int | None,
-        milestone: models.Milestone | None = None,
-        amount: int | None = None,
-        message: str | None = None,
-    ) -> None:
-        self.contract.last_sequence += 1
-        self.rows.events.append(
-            models.ContractEvent(
-                id=self.ids.take("event"),
-                contract_id=self.contract.id,
-                sequence=self.contract.last_sequence,
-                type=type_,
-                occurred_at=self.now,
-                actor_id=actor_id,
-                milestone_id=milestone.id if milestone else None,
-                amount=amount,
-                message=message,
-            )
-        )
+    @property
+    def freelancer(self) -> Actor:
+        return Actor(user_id=self.contract.freelancer_id, is_admin=False)
 
-    def record(
-        self,
-        kind: EntryKind,
-        amount: int,
-        milestone: models.Milestone | None = None,
-        refunded_fee: EntryKind | None = None,
-    ) -> None:
-        if amount <= 0:
-            return
-        debit, credit = ROUTES[kind]
-        self.by_kind[kind] += amount
-        self.rows.entries.append(
-            models.LedgerEntry(
-                id=self.ids.take("entry"),
-                contract_id=self.contract.id,
-                milestone_id=milestone.id if milestone else None,
-                kind=kind,
-                amount=amount,
-                debit_account=debit,
-                credit_account=credit,
-                refunded_fee=refunded_fee,
-                created_at=self.now,
-            )
-        )
+    def step(self) -> None:
+        """What one unit of work adds: its time on what it made, ids for what it created."""
+        c = self.contract
+        self.version += 1
+        self.entry_times += [c.now] * (len(c.entries) - len(self.entry_times))
+        self.event_times += [c.now] * (len(c.events) - len(self.event_times))
+        for milestone in c.milestones:
+            submission = milestone.latest_submission
+            if submission is not None and submission.id is None:
+                submission.id = self.ids.take("submission")
+                assert milestone.id is not None
+                self.submissions.append((milestone.id, submission))
+        for refund in c.refunds:
+            refund.id = refund.id or self.ids.take("refund")
+        for dispute in c.disputes:
+            dispute.id = dispute.id or self.ids.take("dispute")
+        c.now += timedelta(minutes=self.rng.randint(1, 30))
 
     # --- the actions -------------------------------------------------------------------------
 
-    def accept(self) -> None:
-        self.tick()
-        self.contract.status = ContractStatus.ACTIVE
-        self.contract.accepted_at = self.now
-        self.emit(EventType.CONTRACT_ACCEPTED, self.contract.freelancer_id)
+    def fund(self, milestone_id: int) -> None:
+        self.contract.fund(self.client, milestone_id)
+        self.step()
 
-    def fund(self, m: models.Milestone) -> None:
-        """Nothing is ever left available in this data set, so the whole amount is charged."""
-        self.tick()
-        self.record(EntryKind.FUNDING, m.amount, m)
-        self.record(
-            EntryKind.PROCESSING_FEE, fee(m.amount, self.policy.client_processing_fee_bps), m
+    def submit(self, milestone_id: int) -> None:
+        c = self.contract
+        attachment = f"https://files.example.com/{milestone_id}.pdf"
+        command = commands.SubmitMilestone(
+            milestone_id=milestone_id,
+            message="Done, see the attachment.",
+            attachments=(attachment,),
         )
-        if not self.by_kind[EntryKind.INITIATION_FEE]:
-            self.record(EntryKind.INITIATION_FEE, self.policy.contract_initiation_fee, m)
-        m.funded_amount, m.status, m.funded_at = m.amount, MilestoneStatus.FUNDED, self.now
-        self.emit(EventType.MILESTONE_FUNDED, self.contract.client_id, m, m.amount)
+        c.submit(self.freelancer, command)
+        self.step()
 
-    def submit(self, m: models.Milestone) -> None:
-        self.tick()
-        message = "Done, see the attachment."
-        self.pending[m.id] = submission = models.Submission(
-            id=self.ids.take("submission"),
-            milestone_id=m.id,
-            message=message,
-            attachments=[f"https://files.example.com/{m.id}.pdf"],
-            requested_amount=m.funded_amount,
-            units=None,
-            status=SubmissionStatus.PENDING,
-            created_at=self.now,
-        )
-        self.rows.submissions.append(submission)
-        m.status, m.submitted_at = MilestoneStatus.SUBMITTED, self.now
-        m.auto_release_at = self.now + self.policy.auto_release_after
-        self.emit(EventType.MILESTONE_SUBMITTED, self.contract.freelancer_id, m, m.amount, message)
+    def revise(self, milestone_id: int) -> None:
+        command = commands.RequestRevision(milestone_id=milestone_id, message="Fix it")
+        self.contract.request_revision(self.client, command)
+        self.step()
 
-    def revise(self, m: models.Milestone) -> None:
-        self.tick()
-        m.status, m.auto_release_at = MilestoneStatus.REVISION_REQUESTED, None
-        self.pending.pop(m.id).status = SubmissionStatus.REVISION_REQUESTED
-        self.emit(
-            EventType.MILESTONE_REVISION_REQUESTED, self.contract.client_id, m, message="Fix it"
-        )
-
-    def release(self, m: models.Milestone) -> None:
+    def release(self, milestone_id: int) -> None:
         """The client pays what the pending submission asks: the whole escrow."""
-        self.tick()
-        amount = m.funded_amount
-        self.record(EntryKind.RELEASE, amount, m)
-        self.record(EntryKind.SERVICE_FEE, fee(amount, self.policy.freelancer_service_fee_bps), m)
-        m.released_amount, m.released_at, m.auto_release_at = amount, self.now, None
-        m.status = MilestoneStatus.RELEASED
-        self.pending.pop(m.id).status = SubmissionStatus.RELEASED
-        self.emit(EventType.MILESTONE_RELEASED, self.contract.client_id, m, amount)
+        self.contract.release(self.client, commands.ReleaseMilestone(milestone_id=milestone_id))
+        self.step()
 
-    def refund(self, m: models.Milestone) -> None:
+    def refund(self, milestone_id: int) -> None:
         """The client asks for all of a funded milestone's escrow back; the freelancer agrees."""
-        self.tick()
-        client, freelancer = self.contract.client_id, self.contract.freelancer_id
-        request = models.RefundRequest(
-            id=self.ids.take("refund"),
-            contract_id=self.contract.id,
-            milestone_id=m.id,
-            amount=m.funded_amount,
-            reason="Plans changed",
-            status=RefundStatus.PENDING,
-            respond_by=self.now + self.policy.refund_response_window,
-            created_at=self.now,
-        )
-        self.rows.requests.append(request)
-        self.emit(EventType.REFUND_REQUESTED, client, m, request.amount, request.reason)
-        self.tick()
-        request.status, request.resolved_at = RefundStatus.APPROVED, self.now
-        self.emit(EventType.REFUND_APPROVED, freelancer, m, request.amount)
-        self._return(m, freelancer)
+        command = commands.RequestRefund(milestone_id=milestone_id, reason="Plans changed")
+        request = self.contract.request_refund(self.client, command)
+        self.step()
+        assert request.id is not None
+        answer = commands.RespondToRefundRequest(refund_request_id=request.id, approve=True)
+        self.contract.answer_refund(self.freelancer, answer)
+        self.step()
 
-    def _return(self, m: models.Milestone, actor_id: int) -> None:
-        """A milestone's escrow goes back to the client; nothing of it was released."""
-        amount = m.funded_amount - m.released_amount - m.refunded_amount
-        self.record(EntryKind.REFUND, amount, m)
-        m.refunded_amount += amount
-        self.emit(EventType.MILESTONE_REFUNDED, actor_id, m, amount)
-        m.status, m.auto_release_at, m.review_seconds_left = MilestoneStatus.REFUNDED, None, None
+    def dispute(self, milestone_id: int) -> None:
+        """The freelancer disputes the review of submitted work: the review clock pauses."""
+        command = commands.OpenDispute(milestone_id=milestone_id, reason="The work is as agreed")
+        self.contract.open_dispute(self.freelancer, command)
+        self.step()
 
-    def dispute(self, m: models.Milestone) -> None:
-        """The freelancer disputes submitted work: the review clock pauses."""
-        self.tick()
-        reason = "The work is as agreed"
-        assert m.auto_release_at is not None
-        m.review_seconds_left = int((m.auto_release_at - self.now).total_seconds())
-        m.auto_release_at = None
-        self.rows.requests.append(
-            models.Dispute(
-                id=self.ids.take("dispute"),
-                contract_id=self.contract.id,
-                milestone_id=m.id,
-                opened_by_id=self.contract.freelancer_id,
-                reason=reason,
-                status=DisputeStatus.OPEN,
-                previous_status=m.status,
-                created_at=self.now,
-            )
-        )
-        m.status = MilestoneStatus.DISPUTED
-        self.emit(
-            EventType.DISPUTE_OPENED,
-            self.contract.freelancer_id,
-            m,
-            message="The work is as agreed",
-        )
+    def accept(self) -> None:
+        self.contract.accept(self.freelancer)
+        self.step()
 
-    def close(self, actor_id: int, *, decline: bool) -> None:
-        """Decline or end: funded escrow returns, unfunded milestones are cancelled, and the
-        refundable fees come back (the initiation fee if nothing was released; an offer's
-        processing fees too)."""
-        self.tick()
-        was_offer = self.contract.status is ContractStatus.OFFERED
-        for m in self.milestones:
-            if m.status is MilestoneStatus.FUNDED:
-                self._return(m, actor_id)
-            elif m.status is MilestoneStatus.NOT_FUNDED:
-                m.status = MilestoneStatus.CANCELLED
-        kinds = [EntryKind.PROCESSING_FEE] if was_offer else []
-        if not self.by_kind[EntryKind.RELEASE]:
-            kinds.append(EntryKind.INITIATION_FEE)
-        for kind in sorted(kinds):
-            self.record(EntryKind.FEE_REFUND, self.by_kind[kind], refunded_fee=kind)
-        self.contract.status = ContractStatus.DECLINED if decline else ContractStatus.ENDED
-        self.contract.ended_at = self.now
-        type_ = EventType.CONTRACT_DECLINED if decline else EventType.CONTRACT_ENDED
-        self.emit(type_, actor_id, message="Fully booked" if decline else "Wrapping up")
+    def decline(self) -> None:
+        assert self.contract.id is not None
+        command = commands.DeclineContract(contract_id=self.contract.id, reason="Fully booked")
+        self.contract.decline(self.freelancer, command)
+        self.step()
+
+    def end(self) -> None:
+        """The client ends a contract at rest, the freelancer one with funded work."""
+        c = self.contract
+        assert c.id is not None
+        funded = any(m.status is MilestoneStatus.FUNDED for m in c.milestones)
+        command = commands.EndContract(contract_id=c.id, reason="Wrapping up")
+        c.end(self.freelancer if funded else self.client, command)
+        self.step()
 
     # --- a contract's story --------------------------------------------------------------------
 
-    def finish(self, m: models.Milestone) -> None:
+    def finish(self, milestone_id: int) -> None:
         """A milestone worked through to its end: released (mostly) or refunded."""
-        self.fund(m)
+        self.fund(milestone_id)
         if self.rng.random() < 0.12:
-            self.refund(m)
+            self.refund(milestone_id)
             return
-        self.submit(m)
+        self.submit(milestone_id)
         if self.rng.random() < 0.25:
-            self.revise(m)
-            self.submit(m)
-        self.release(m)
+            self.revise(milestone_id)
+            self.submit(milestone_id)
+        self.release(milestone_id)
 
-    def work_on(self, m: models.Milestone, state: str) -> None:
+    def work_on(self, milestone_id: int, state: str) -> None:
         """Leave the milestone active in `state`, or untouched for "next"."""
         if state == "next":
             return
-        self.fund(m)
+        self.fund(milestone_id)
         if state != "FUNDED":
-            self.submit(m)
+            self.submit(milestone_id)
         if state == "REVISION_REQUESTED":
-            self.revise(m)
+            self.revise(milestone_id)
         elif state == "DISPUTED":
-            self.dispute(m)
+            self.dispute(milestone_id)
 
     def play(self) -> None:
-        rng, c = self.rng, self.contract
+        rng = self.rng
+        ids = [m.id for m in self.contract.milestones if m.id is not None]
         outcome = rng.choices(("offer", "decline", "active", "end"), (8, 5, 67, 20))[0]
         if outcome in ("offer", "decline"):
             if rng.random() < 0.5:
-                self.fund(self.milestones[0])
+                self.fund(ids[0])
             if outcome == "decline":
-                self.close(c.freelancer_id, decline=True)
+                self.decline()
             return
         self.accept()
-        done = rng.randint(0, len(self.milestones))
-        for m in self.milestones[:done]:
-            self.finish(m)
-        if done < len(self.milestones):
+        done = rng.randint(0, len(ids))
+        for milestone_id in ids[:done]:
+            self.finish(milestone_id)
+        if done < len(ids):
             states = ACTIVE_STATES if outcome == "active" else ("next", "FUNDED")
-            self.work_on(self.milestones[done], rng.choice(states))
+            self.work_on(ids[done], rng.choice(states))
         if outcome == "end":
-            # The client ends a contract at rest, the freelancer one with funded work.
-            active = any(m.status is MilestoneStatus.FUNDED for m in self.milestones)
-            self.close(c.freelancer_id if active else c.client_id, decline=False)
+            self.end()
+
+    # --- the rows ------------------------------------------------------------------------------
+
+    def rows(self, rows: Rows) -> None:
+        """What the aggregate made, as the rows to insert."""
+        c = self.contract
+        assert c.id is not None
+        rows.contracts.append(
+            models.Contract(
+                id=c.id,
+                client_id=c.client_id,
+                freelancer_id=c.freelancer_id,
+                title=c.title,
+                description=c.description,
+                currency=c.currency,
+                status=c.status,
+                created_at=c.created_at,
+                accepted_at=c.accepted_at,
+                ended_at=c.ended_at,
+                last_sequence=c.last_sequence,
+                version=self.version,
+            )
+        )
+        rows.milestones += [
+            models.Milestone(id=m.id, contract_id=c.id, **MILESTONES.values(m))
+            for m in c.milestones
+        ]
+        rows.submissions += [
+            models.Submission(id=s.id, milestone_id=milestone_id, **SUBMISSIONS.values(s))
+            for milestone_id, s in self.submissions
+        ]
+        rows.requests += [
+            models.RefundRequest(id=r.id, contract_id=c.id, **REFUND_REQUESTS.values(r))
+            for r in c.refunds
+        ]
+        rows.requests += [
+            models.Dispute(id=d.id, contract_id=c.id, **DISPUTES.values(d)) for d in c.disputes
+        ]
+        rows.entries += [
+            models.LedgerEntry(id=self.ids.take("entry"), **entry_values(c.id, e, when))
+            for e, when in zip(c.entries, self.entry_times, strict=True)
+        ]
+        rows.events += [
+            models.ContractEvent(id=self.ids.take("event"), **event_values(c.id, e, when))
+            for e, when in zip(c.events, self.event_times, strict=True)
+        ]
 
 
 def play_contract(
-    contract: models.Contract, policy: Policy, rng: random.Random, ids: Ids, rows: Rows
+    contract_id: int,
+    parties: tuple[int, int],
+    created_at: datetime,
+    policy: Policy,
+    rng: random.Random,
+    ids: Ids,
+    rows: Rows,
 ) -> None:
-    """Offer `contract` with its milestones, then play it; its rows go to `rows`."""
-    number = contract.id
-    milestones = [
-        models.Milestone(
-            id=ids.take("milestone"),
-            contract_id=contract.id,
-            position=i + 1,
-            title=f"{TITLES[i % len(TITLES)]} {i + 1}",
-            description=f"Milestone {i + 1} of contract {number}.",
-            amount=rng.randint(10, 2_000) * 100,
-            status=MilestoneStatus.NOT_FUNDED,
-        )
-        for i in range(MILESTONES_PER_CONTRACT)
-    ]
-    play = Play(contract, milestones, policy, rng, ids, rows, now=contract.created_at)
-    play.emit(EventType.CONTRACT_OFFERED, contract.client_id)
+    """Offer a contract of `parties` (client, freelancer) with its milestones, then play it; its
+    rows go to `rows`."""
+    client_id, freelancer_id = parties
+    offer = commands.CreateContract(
+        freelancer_id=freelancer_id,
+        title=f"Bench contract {contract_id}",
+        description=f"Contract {contract_id} of the benchmark data set.",
+        currency="USD",
+        milestones=tuple(
+            commands.NewMilestone(
+                title=f"{TITLES[i % len(TITLES)]} {i + 1}",
+                description=f"Milestone {i + 1} of contract {contract_id}.",
+                amount=rng.randint(10, 2_000) * 100,
+            )
+            for i in range(MILESTONES_PER_CONTRACT)
+        ),
+    )
+    contract = Contract.offer(offer, client_id=client_id, policy=policy, now=created_at)
+    contract.id = contract_id
+    for milestone in contract.milestones:
+        milestone.id = ids.take("milestone")
+    play = Play(contract, rng, ids)
+    play.step()
     play.play()
-    rows.contracts.append(contract)
-    rows.milestones += milestones
+    play.rows(rows)

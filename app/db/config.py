@@ -22,6 +22,14 @@ CONNECT_TIMEOUT = 5
 COMMAND_TIMEOUT = 10.0
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset of a released connection, instead of asyncpg's reset query
+    (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`), one round trip per checkout
+    for nothing: pooled connections set no session state (no SET, LISTEN, cursor or advisory
+    lock; the bus listens and the migrations lock on connections of their own). asyncpg still
+    rolls back a transaction left open before calling this."""
+
+
 def tortoise_config(database_url: str, *, serving: bool = False) -> dict[str, Any]:
     connection: str | dict[str, Any] = database_url
     if database_url.startswith("postgres://"):
@@ -29,6 +37,7 @@ def tortoise_config(database_url: str, *, serving: bool = False) -> dict[str, An
         connection["credentials"].setdefault("timeout", CONNECT_TIMEOUT)
         if serving:
             connection["credentials"].setdefault("command_timeout", COMMAND_TIMEOUT)
+            connection["credentials"]["reset"] = _keep_session
     return {
         "connections": {"default": connection},
         "apps": {

@@ -272,3 +272,14 @@ class ChangeRequest(Model):
     class Meta:
         table = "change_requests"
         indexes = (Index(fields=("contract_id", "id")),)
+
+
+class PersistedQuery(Model):
+    """Documents of automatic persisted queries, by the SHA-256 of their text."""
+
+    id = fields.IntField(primary_key=True)
+    sha256 = fields.CharField(max_length=64, unique=True)
+    document = fields.TextField()
+
+    class Meta:
+        table = "persisted_queries"

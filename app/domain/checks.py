@@ -1,4 +1,5 @@
-"""Input checks that report every bad field of an action at once (API.md §6.31).
+"""Input checks that report every bad field of an action at once
+(docs/rules.md#the-order-of-checks).
 
 `checking(rejected)` collects the problems of one action's input and raises them together when
 the block ends. It starts from what the edge already refused while reading the input

@@ -7,7 +7,7 @@ writes it in camelCase. The account commands are in `app.services.accounts` (the
 
 `rejected` holds what the edge refused while reading the input (an amount that is not a
 number). An action reports those with its own input problems, after its permission check
-(API.md §6.31), and never reads a refused field (`app.domain.checks`).
+(docs/rules.md#the-order-of-checks), and never reads a refused field (`app.domain.checks`).
 """
 
 from __future__ import annotations

@@ -17,10 +17,15 @@ from app.services.records import TokenRecord
     "by `login` or `register`. Either stops working when revoked, on every open WebSocket too."
 )
 class ApiToken(Node):
-    name: str
-    scopes: list[Scope]
-    created_at: datetime
-    last_used_at: datetime | None
+    name: str = strawberry.field(
+        description="The name given at `createApiToken` (`session` for a session)."
+    )
+    scopes: list[Scope] = strawberry.field(description="What the token may do.")
+    created_at: datetime = strawberry.field(description="When it was issued.")
+    last_used_at: datetime | None = strawberry.field(
+        description="When it last authenticated a request (kept to the minute or so); null if "
+        "never."
+    )
     is_session: bool = strawberry.field(
         description="True for a session from `login` or `register`, which expires."
     )

@@ -5,7 +5,8 @@ no edit here.
 - A `Decimal` becomes integer cents (`read_amount`: the syntax only; the domain judges the
   range). Every amount that is not a number with at most two decimals is collected into the
   command's `rejected`, so that the domain reports them after its permission check and with
-  its own input problems (API.md §6.31); the field holds 0, which no check reads.
+  its own input problems (docs/rules.md#the-order-of-checks); the field holds 0, which no check
+  reads.
 - A global id becomes its primary key. An id field of the input itself that names no node of
   its type makes the mutation `NOT_FOUND` on that field at once; a nested one (a change's
   `milestone_id`) names something inside the aggregate, and reads as `UNKNOWN_ID`, which the

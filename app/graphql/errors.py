@@ -24,11 +24,19 @@ logger = logging.getLogger("app.graphql")
 UNAVAILABLE_MESSAGE = "The service is unavailable for a moment; try again"
 
 
-@strawberry.type
+@strawberry.type(
+    description="A business refusal of a mutation (docs/rules.md): the payload's objects are "
+    "null and nothing changed."
+)
 class UserError:
-    code: ErrorCode
-    message: str
-    field: list[str] | None
+    code: ErrorCode = strawberry.field(description="What was refused; see `UserErrorCode`.")
+    message: str = strawberry.field(
+        description="A sentence for a person, in English; not meant to be parsed."
+    )
+    field: list[str] | None = strawberry.field(
+        description="The path of the offending value inside `input`, camelCase, list indices "
+        'as strings (["milestones", "0", "amount"]); null when no one field is at fault.'
+    )
 
 
 def user_errors(error: DomainError) -> list[UserError]:

@@ -24,9 +24,14 @@ from app.services.accounts import Principal
 from app.services.records import UserRecord
 
 
-@strawberry.interface(description="An object with an opaque global id.")
+@strawberry.interface(
+    description="An object with an opaque global id: `node(id)` and `nodes(ids)` fetch it again, "
+    "and a client cache can key it by `id`."
+)
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="Its global id: opaque (do not decode it), unique across every type, stable."
+    )
 
 
 def global_id(type_name: str, pk: int | None) -> strawberry.ID:
@@ -35,10 +40,14 @@ def global_id(type_name: str, pk: int | None) -> strawberry.ID:
     return strawberry.ID(encode_id(type_name, pk))
 
 
-@strawberry.type
+@strawberry.type(description="An amount of money in a currency.")
 class Money:
-    amount: Decimal
-    currency: str
+    amount: Decimal = strawberry.field(
+        description='The amount, with exactly the currency\'s two decimals, such as "25.00".'
+    )
+    currency: str = strawberry.field(
+        description="Its ISO 4217 code: the contract's currency (USD, EUR, GBP, CAD or AUD)."
+    )
 
     @classmethod
     def of(cls, cents: int, currency: str) -> Money:
@@ -86,9 +95,12 @@ def shows_private(principal: Principal | None, user_id: int) -> bool:
     return principal is not None and (principal.is_admin or principal.user_id == user_id)
 
 
-@strawberry.type
+@strawberry.type(
+    description="A registered user: a client, a freelancer, or both on different contracts. "
+    "Any signed-in caller may read a user's name."
+)
 class User(Node):
-    name: str
+    name: str = strawberry.field(description="The display name, 1 to 200 characters.")
     _record: strawberry.Private[UserRecord]
     _is_caller: strawberry.Private[bool] = False
 

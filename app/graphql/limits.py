@@ -12,7 +12,8 @@ result there.) Variable values are known at that stage, so `first: $n` counts.
 What they count, over the whole operation with its fragments expanded:
 - depth: the root field is 1, a leaf counts too;
 - aliases: every aliased field, introspection ones (`__typename`, `__schema`) included;
-- cost (API.md §6.24): a connection costs `first` times its selection, any other field 1;
+- cost (docs/limits.md#request-limits): a connection costs `first` times its selection, any other
+field 1;
 - nodes: as cost, but a plain list also multiplies its selection by the most items it can
   hold (`list_sizes`, which are enforced on write or fixed by the schema), so that what a
   response can build is bounded whatever the data, as GitHub's API bounds it. Introspection
@@ -64,6 +65,7 @@ from app.domain.milestones import MAX_SUBMISSIONS
 from app.domain.policy import Policy
 from app.domain.requests import MAX_CHANGE_REQUESTS, MAX_REFUND_REQUESTS
 from app.domain.work import MAX_ATTACHMENTS
+from app.graphql.compiled.written import Written
 from app.graphql.errors import graphql_error
 from app.graphql.pagination import DEFAULT_PAGE, MAX_PAGE
 from app.graphql.verdicts import Verdicts
@@ -87,6 +89,7 @@ def list_sizes(max_milestones: int) -> dict[str, int]:
         "Contract.changeRequests": MAX_CHANGE_REQUESTS,
         "Milestone.refundRequests": MAX_REFUND_REQUESTS,
         "Query.apiTokens": UNCAPPED_LIST,
+        "Query.nodes": MAX_PAGE,  # ids per call: queries.MAX_NODES
         "ApiToken.scopes": UNCAPPED_LIST,
         "UserError.field": UNCAPPED_LIST,
         "*.userErrors": UNCAPPED_LIST,  # on every payload
@@ -288,11 +291,21 @@ class TooManyObjects(GraphQLError):
         )
 
 
-def counting_execution(max_objects: int) -> type[StrawberryGraphQLCoreExecutionContext]:
-    """graphql-core's execution, counting the items of every list it completes."""
+def counting_execution(
+    max_objects: int,
+    base: type[StrawberryGraphQLCoreExecutionContext] = StrawberryGraphQLCoreExecutionContext,
+) -> type[StrawberryGraphQLCoreExecutionContext]:
+    """graphql-core's execution (`base`'s), counting the items of every list it completes and
+    the objects of every value written whole (`Written`)."""
 
-    class CountingExecution(StrawberryGraphQLCoreExecutionContext):
+    class CountingExecution(base):  # type: ignore[valid-type,misc]
         objects = 0
+
+        def wrote(self, written: Written, info: GraphQLResolveInfo[Any]) -> None:
+            if info.operation.operation is not AstOperationType.MUTATION:
+                self.objects += written.objects
+                if self.objects > max_objects:
+                    raise TooManyObjects(max_objects)
 
         def complete_list_value(
             self,
@@ -335,7 +348,8 @@ def request_limits(limits: Limits) -> type[SchemaExtension]:
 
     class RequestLimits(SchemaExtension):
         def on_validate(self) -> Iterator[None]:
-            """Runs once ValidationCache, listed before this extension, found the document valid."""
+            """Runs once validation (`validated.py`, listed before this extension) found the
+            document valid."""
             context = self.execution_context
             if not context.pre_execution_errors and context.graphql_document is not None:
                 refusal = self._refusal()

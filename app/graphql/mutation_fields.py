@@ -12,16 +12,19 @@ resolver are made here rather than written out once per mutation. Every row runs
    cents); an input id that names nothing makes the mutation `NOT_FOUND` on that field;
 3. the service runs with the command; a `DomainError` becomes the payload's `userErrors`;
 4. the request's loaders are emptied (a request may hold several mutations, run one after the
-   other, and each payload shows the state after its own), and the payload shape reads the
-   objects the service touched, fresh.
+   other, and each payload shows the state after its own), and the payload is read fresh: by the
+   compiled read path (`app.graphql.compiled.payloads`) when the planner covers its selection,
+   on the one connection the unit of work ran on, else by the payload shape from the objects
+   the service touched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
 
 import strawberry
 from strawberry.tools import create_type
@@ -32,10 +35,14 @@ from app.domain.commands import Command
 from app.domain.errors import DomainError
 from app.domain.permissions import Actor
 from app.graphql.commands import GlobalId, id_fields, to_command, unmatched_fields
+from app.graphql.compiled.payloads import outcome_errors, payload_plan
+from app.graphql.compiled.written import Written
 from app.graphql.context import Info
 from app.graphql.errors import UserError, unauthenticated, user_errors
+from app.services import read_rows
 from app.services.accounts import Principal
 from app.services.runtime import Runtime
+from app.services.unit import Outcome
 
 I = TypeVar("I")  # noqa: E741  the input type
 C = TypeVar("C", bound=Command)  # the command it is read into
@@ -117,20 +124,31 @@ class MutationRow(Generic[I, C, R]):
     def type_prefix(self) -> str:
         return self.name[0].upper() + self.name[1:]
 
-    async def run(self, payload: type[PayloadShape[R]], info: Info, input: I) -> PayloadShape[R]:
+    async def run(
+        self, payload: type[PayloadShape[R]], info: Info, input: I
+    ) -> PayloadShape[R] | Written:
         credentials = None
         if self.login_email is None:
             credentials = await info.context.require(write=True)
         else:
             await info.context.count_login(self.login_email(input))
         caller = Caller(info, credentials)
-        try:
-            result = await self.call(caller, to_command(input, self.command, self.ids))
-        except DomainError as error:
-            return payload(user_errors=user_errors(error))
-        finally:
-            info.context.loaders.forget()
-        return await payload.read(caller, result)
+        written = payload_plan(info)  # None: the payload shape builds it
+        # A planned payload reads on the connection its unit of work ran on, one for the whole
+        # mutation (the payload shapes' loaders read at once, each on a connection of its own).
+        async with read_rows.one_connection() if written else nullcontext():
+            try:
+                result = await self.call(caller, to_command(input, self.command, self.ids))
+            except DomainError as error:
+                refusal = user_errors(error)
+                refused = await written.write(info, credentials, None, refusal) if written else None
+                return refused or payload(user_errors=refusal)
+            finally:
+                info.context.loaders.forget()
+            done = None
+            if written is not None and isinstance(result, Outcome):
+                done = await written.write(info, credentials, result, outcome_errors(result))
+        return done or await payload.read(caller, result)
 
     def strawberry_field(self) -> StrawberryField:
         payload: Any = strawberry.type(
@@ -138,14 +156,23 @@ class MutationRow(Generic[I, C, R]):
                 f"{self.type_prefix}Payload",
                 (self.payload,),
                 {"__module__": self.payload.__module__},
-            )
+            ),
+            description=f"What `{self.name}` returns: the objects it touched, read after it, "
+            "or, when it was refused and changed nothing, only its `userErrors`.",
         )
 
         async def resolve(info: Info, input: Any) -> Any:
             return await self.run(payload, info, input)
 
         resolve.__name__ = self.name
-        resolve.__annotations__ = {"info": Info, "input": self.input, "return": payload}
+        described = strawberry.argument(
+            description=f"What `{self.name}` acts on and how: see `{self.type_prefix}Input`."
+        )
+        resolve.__annotations__ = {
+            "info": Info,
+            "input": Annotated[self.input, described],
+            "return": payload,
+        }
         mutation: StrawberryField = strawberry.mutation(
             resolver=resolve, name=self.name, description=self.description
         )
@@ -175,4 +202,10 @@ def anonymous(rows: Iterable[MutationRow[Any, Any, Any]]) -> frozenset[str]:
 
 def mutation_type(rows: Iterable[MutationRow[Any, Any, Any]]) -> type:
     """The `Mutation` type: one field per row, in the rows' order."""
-    return create_type("Mutation", [row.strawberry_field() for row in rows])
+    return create_type(
+        "Mutation",
+        [row.strawberry_field() for row in rows],
+        description="Changes. Each takes one `input` and returns a payload with `userErrors` "
+        "(business refusals) and the objects it touched. Every mutation but `register` and "
+        "`login` needs a token with the WRITE scope (else UNAUTHENTICATED or FORBIDDEN).",
+    )

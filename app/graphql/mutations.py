@@ -80,7 +80,8 @@ MUTATIONS: list[MutationRow[Any, Any, Any]] = [
     ),
     mutation(
         "createApiToken",
-        None,
+        "Issue an API token of the viewer's for a script or an integration, with the scopes "
+        "given (none that the calling token lacks). The secret is in `token`, shown this once.",
         CreateApiTokenInput,
         accounts.CreateApiToken,
         IssuedTokenPayload,

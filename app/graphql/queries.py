@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
@@ -12,9 +13,19 @@ from app.domain.permissions import Actor
 from app.graphql.accounts import ApiToken
 from app.graphql.context import Info
 from app.graphql.enums import ContractStatus, Role
+from app.graphql.errors import bad_request
 from app.graphql.ids import decode_any, decode_id
 from app.graphql.leaf_types import Node, User
-from app.graphql.pagination import PageInfo, after_contract, contracts_cursor, page_size
+from app.graphql.pagination import (
+    MAX_PAGE,
+    After,
+    Before,
+    First,
+    Last,
+    contracts_cursor,
+    contracts_window,
+    page_info,
+)
 from app.graphql.types import (
     ChangeRequest,
     Contract,
@@ -27,6 +38,7 @@ from app.graphql.types import (
     Policy,
     RefundRequest,
     Submission,
+    load_escrow,
     load_milestone,
 )
 from app.services import account_reads, reads
@@ -80,6 +92,9 @@ async def _resolve_node(info: Info, actor: Actor, type_name: str, pk: int) -> No
         return await visible_contract(info, actor, pk)
     if type_name == "Milestone":
         return await visible_milestone(info, actor, pk)
+    if type_name == "Escrow":
+        contract = await visible_contract(info, actor, pk)
+        return await load_escrow(info, contract._record) if contract else None
     if type_name == "ApiToken":
         token = await account_reads.own_token(actor.user_id, pk)
         return ApiToken.from_record(token) if token else None
@@ -91,42 +106,94 @@ async def _resolve_node(info: Info, actor: Actor, type_name: str, pk: int) -> No
     return owned_type.build(owned.record, contract.currency) if contract else None
 
 
-@strawberry.type
+async def _node(info: Info, actor: Actor, global_id: str) -> Node | None:
+    decoded = decode_any(global_id)
+    return await _resolve_node(info, actor, *decoded) if decoded else None
+
+
+MAX_NODES = MAX_PAGE  # ids in one `nodes` call
+
+ContractId = Annotated[strawberry.ID, strawberry.argument(description="The contract's id.")]
+MilestoneId = Annotated[strawberry.ID, strawberry.argument(description="The milestone's id.")]
+
+
+@strawberry.type(
+    description="Reads. Every field needs a bearer token (READ scope is enough) except "
+    "`policy`; without one: UNAUTHENTICATED. Unknown, malformed and hidden ids read as null."
+)
 class Query:
-    @strawberry.field(description="The caller.")
+    @strawberry.field(description="The caller: the user the bearer token belongs to.")
     async def viewer(self, info: Info) -> User:
         actor = await info.context.actor()
         record = await info.context.loaders.user_by_id.load(actor.user_id)
         assert record is not None
         return User.from_record(record)
 
-    @strawberry.field(description="Any object by its global id; null if unknown or hidden.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        actor = await info.context.actor()
-        decoded = decode_any(id)
-        return await _resolve_node(info, actor, *decoded) if decoded else None
+    @strawberry.field(
+        description="Any object by its global id; null if unknown, malformed or not visible "
+        "to the viewer (a contract's objects to its parties and admins, a token to its owner)."
+    )
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
+    ) -> Node | None:
+        return await _node(info, await info.context.actor(), id)
 
-    @strawberry.field
-    async def contract(self, info: Info, id: strawberry.ID) -> Contract | None:
+    @strawberry.field(
+        description=f"Objects by their global ids, in the order asked, as `node` reads each: "
+        f"null for an unknown, malformed or hidden one. At most {MAX_NODES} ids "
+        "(more: BAD_REQUEST)."
+    )
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(
+                description=f"Global ids, at most {MAX_NODES}; repeats are answered each time."
+            ),
+        ],
+    ) -> list[Node | None]:
+        actor = await info.context.actor()
+        if len(ids) > MAX_NODES:
+            raise bad_request(f"ids must hold at most {MAX_NODES} ids")
+        return list(await asyncio.gather(*(_node(info, actor, i) for i in ids)))
+
+    @strawberry.field(
+        description="A contract by id: for its parties and admins; null for anyone else, as "
+        "for an unknown id."
+    )
+    async def contract(self, info: Info, id: ContractId) -> Contract | None:
         actor = await info.context.actor()
         return await visible_contract(info, actor, decode_id(id, "Contract"))
 
-    @strawberry.field(description="The viewer's own contracts, newest first.")
+    @strawberry.field(
+        description="The viewer's own contracts (as client or freelancer; admins too see only "
+        "their own here), newest first. Pages forward with `first`/`after`, backward with "
+        "`last`/`before`."
+    )
     async def contracts(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        status: ContractStatus | None = None,
-        role: Role | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        status: Annotated[
+            ContractStatus | None,
+            strawberry.argument(description="Only the contracts in this status; any by default."),
+        ] = None,
+        role: Annotated[
+            Role | None,
+            strawberry.argument(
+                description="Only the contracts where the viewer has this role; either by default."
+            ),
+        ] = None,
     ) -> ContractConnection:
         actor = await info.context.actor()
         page = await reads.contracts_page(
-            actor,
-            first=page_size(first),
-            after=after_contract(after),
-            status=status,
-            role=role,
+            actor, contracts_window(first, after, last, before), status=status, role=role
         )
         for record in page.rows:
             info.context.loaders.contract_by_id.prime(record.id, record)
@@ -139,14 +206,17 @@ class Query:
         ]
         return ContractConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            page_info=page_info(
+                [e.cursor for e in edges], has_next=page.has_next, has_previous=page.has_previous
             ),
             total_count=page.total,
         )
 
-    @strawberry.field
-    async def milestone(self, info: Info, id: strawberry.ID) -> Milestone | None:
+    @strawberry.field(
+        description="A milestone by id: for its contract's parties and admins; null for anyone "
+        "else, and for a milestone deleted by a change request."
+    )
+    async def milestone(self, info: Info, id: MilestoneId) -> Milestone | None:
         actor = await info.context.actor()
         return await visible_milestone(info, actor, decode_id(id, "Milestone"))
 

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from strawberry.extensions import MaxTokensLimiter, SchemaExtension, ValidationCache
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StreamResult
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, StreamResult
 
 from app.graphql.compiled.extension import compiled_reads
+from app.graphql.compiled.written import WrittenExecution
 from app.graphql.context import Context
 from app.graphql.errors import ShapeErrors
 from app.graphql.leaf_types import User
@@ -33,6 +34,7 @@ from app.graphql.types import (
     RefundRequest,
     Submission,
 )
+from app.graphql.validated import validation_cache
 
 Mutation = mutation_type(MUTATIONS)
 check_text_of_mutations(Mutation)
@@ -68,22 +70,24 @@ def build_schema(limits: Limits | None = None, *, compiled: bool = True) -> Sche
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         ShapeErrors,
         lambda: ParseCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        validation_cache(maxsize=256),
     ]
     if limits is not None:
         # the token limit applies while parsing, before any other stage sees the document
         max_tokens = limits.max_tokens
         extensions.insert(0, lambda: MaxTokensLimiter(max_token_count=max_tokens))
-        extensions.append(request_limits(limits))  # after ValidationCache: see limits.py
+        extensions.append(request_limits(limits))  # after validation: see limits.py
     if compiled:  # last: its on_execute runs once every check has passed
         extensions.append(compiled_reads(limits.max_objects if limits else None))
+    # payloads and events written whole by the compiled path reach the response as they are
+    base = WrittenExecution if compiled else StrawberryGraphQLCoreExecutionContext
     return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[User, Submission, LedgerEntry, ContractEvent, ChangeRequest, RefundRequest, Dispute],
         extensions=extensions,
-        execution_context_class=counting_execution(limits.max_objects) if limits else None,
+        execution_context_class=counting_execution(limits.max_objects, base) if limits else base,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
     )
 

@@ -5,19 +5,25 @@ events commit while the replay is being read.
 `contractEvents` reads its replay for itself; once caught up, the new events of a wake-up come
 from the contract's shared feed (app.events.fanout), one read for all of the contract's
 subscribers instead of one each. A subscriber whose mailbox overflowed ends with
-RESYNC_REQUIRED and the last sequence it was given."""
+RESYNC_REQUIRED and the last sequence it was given.
+
+Each event is written by the compiled read path (`app.graphql.compiled.events`) when the planner
+covers the subscription's selection, and built as its strawberry object otherwise."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, MutableMapping
 from contextlib import aclosing
-from typing import TypeVar
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 
 from app.domain.permissions import Actor
 from app.events.fanout import RESYNC, Feed, Mailbox, Notice, Overflowed
+from app.graphql.compiled.events import event_plan, write_event
+from app.graphql.compiled.objects import Objects
 from app.graphql.context import Info
 from app.graphql.errors import shape_error
 from app.graphql.ids import decode_id
@@ -62,6 +68,14 @@ async def _guarded(stream: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
             raise _shaped(error) from error
 
 
+def _as_declared(stream: AsyncGenerator[T | Awaitable[object], None]) -> AsyncGenerator[T, None]:
+    """The stream as its field declares it: a written event is that object, written whole. It
+    is yielded as the awaitable that writes it, which graphql-core awaits when it executes the
+    event, so its nested reads run where the standard executor would run them: after the
+    stream has handed the event on, not before."""
+    return stream  # type: ignore[return-value]
+
+
 async def _visible(actor: Actor, global_id: str) -> ContractRecord:
     contract_id = decode_id(global_id, "Contract")
     contract = await reads.contract_by_id(contract_id) if contract_id else None
@@ -81,22 +95,47 @@ async def _read_events(contract_id: int, sequence: int, limit: int) -> list[Even
     return await reads.events_after(contract_id, sequence, limit)
 
 
+def _fresh(info: Info, build: Callable[[], T]) -> T:
+    """An event's object, its nested fields read by loaders of its own."""
+    info.context.loaders = Loaders()
+    return build()
+
+
 def _shared(
-    feed: Feed[EventRecord], record: EventRecord, currency: str
-) -> tuple[ContractEvent, Loaders]:
+    info: Info, feed: Feed[EventRecord], record: EventRecord, currency: str
+) -> ContractEvent:
+    """A live event's object, and the loaders for its nested fields, shared by the subscribers
+    of the feed's read."""
     loaders = feed.shared.get("loaders")
     if loaders is None:
         loaders = feed.shared["loaders"] = Loaders()
     event = feed.shared.get(record.sequence)
     if event is None:
         event = feed.shared[record.sequence] = ContractEvent.from_record(record, currency)
-    return event, loaders
+    info.context.loaders = loaders
+    return event
+
+
+def _event(
+    plan: Objects | None,
+    info: Info,
+    record: object,
+    currency: str,
+    standard: Callable[[], T],
+    shared: MutableMapping[Hashable, Any] | None = None,
+) -> T | Awaitable[object]:
+    """The event to yield: the object `standard` builds, or (planned) the awaitable that writes
+    it (see `_as_declared`)."""
+    if plan is None:
+        return standard()
+    return write_event(plan, info, record, currency, standard, shared)
 
 
 async def _contract_events(
     info: Info, contract_id: strawberry.ID, after_sequence: int | None
-) -> AsyncGenerator[ContractEvent, None]:
+) -> AsyncGenerator[ContractEvent | Awaitable[object], None]:
     actor = await info.context.actor()
+    plan = event_plan(info)
     contract = await _visible(actor, contract_id)
     fanout = info.context.runtime.bus.fanout
     with (
@@ -113,8 +152,9 @@ async def _contract_events(
             # Read for itself: the replay, or after falling behind what the feed keeps.
             records = await reads.events_after(contract.id, last, REPLAY_BATCH)
             for record in records:
-                info.context.loaders = Loaders()
-                yield ContractEvent.from_record(record, contract.currency)
+                own = partial(ContractEvent.from_record, record, contract.currency)
+                standard = partial(_fresh, info, own)
+                yield _event(plan, info, record, contract.currency, standard)
                 last = record.sequence
             if len(records) == REPLAY_BATCH:
                 continue  # more to replay
@@ -127,15 +167,16 @@ async def _contract_events(
                 if new is None:
                     break  # further behind than the feed keeps: read for itself again
                 for record in new:
-                    event, info.context.loaders = _shared(feed, record, contract.currency)
-                    yield event
+                    standard = partial(_shared, info, feed, record, contract.currency)
+                    yield _event(plan, info, record, contract.currency, standard, feed.shared)
                     last = record.sequence
 
 
 async def _milestone_updated(
     info: Info, contract_id: strawberry.ID | None
-) -> AsyncGenerator[Milestone, None]:
+) -> AsyncGenerator[Milestone | Awaitable[object], None]:
     actor = await info.context.actor()
+    plan = event_plan(info)
     fanout = info.context.runtime.bus.fanout
     if contract_id is not None:
         contract = await _visible(actor, contract_id)
@@ -169,26 +210,50 @@ async def _milestone_updated(
                 if seen.get(record.id) == state:
                     continue
                 seen[record.id] = state
-                info.context.loaders = Loaders()
-                yield Milestone.from_record(record, currencies[record.contract_id])
+                currency = currencies[record.contract_id]
+                standard = partial(_fresh, info, partial(Milestone.from_record, record, currency))
+                yield _event(plan, info, record, currency, standard)
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live updates over WebSocket (graphql-transport-ws or graphql-ws), for the "
+    "contract's parties and admins; an unknown or hidden contract ends the subscription with "
+    "NOT_FOUND (docs/subscriptions.md)."
+)
 class Subscription:
     @strawberry.subscription(
         description="Stored events after `afterSequence` (omitted: none; 0: all), then live "
         "ones, in strictly increasing sequence with no gap."
     )
     def contract_events(
-        self, info: Info, contract_id: strawberry.ID, after_sequence: int | None = None
+        self,
+        info: Info,
+        contract_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The global id of the contract.")
+        ],
+        after_sequence: Annotated[
+            int | None,
+            strawberry.argument(
+                description="The last `sequence` already seen, to resume without a gap or a "
+                "duplicate; 0 for every stored event; omitted for live events only."
+            ),
+        ] = None,
     ) -> AsyncGenerator[ContractEvent, None]:
-        return _guarded(_contract_events(info, contract_id, after_sequence))
+        return _as_declared(_guarded(_contract_events(info, contract_id, after_sequence)))
 
     @strawberry.subscription(
         description="A milestone as it now is, each time its status or money changes; "
         "without `contractId`, for every contract of the viewer."
     )
     def milestone_updated(
-        self, info: Info, contract_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        contract_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only this contract's milestones; omitted: every contract of the "
+                "viewer's."
+            ),
+        ] = None,
     ) -> AsyncGenerator[Milestone, None]:
-        return _guarded(_milestone_updated(info, contract_id))
+        return _as_declared(_guarded(_milestone_updated(info, contract_id)))

@@ -1,5 +1,6 @@
 """One rule for every text a mutation receives: text no database stores (see domain/text.py)
-is an `INVALID_INPUT` userError on its field, with its path inside `input` (API.md §28, list
+is an `INVALID_INPUT` userError on its field, with its path inside `input`
+(docs/rules.md#how-a-refusal-is-reported, list
 indices as strings: `["milestones", "1", "title"]`), before the resolver runs.
 
 Strings reach the resolvers through the `String`, `ID` and `Decimal` scalars, in input objects

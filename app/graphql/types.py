@@ -13,13 +13,18 @@ from datetime import date, datetime
 
 import strawberry
 
+from app.domain.changes import MAX_CHANGES
+from app.domain.checks import MAX_TEXT
+from app.domain.milestones import MAX_SUBMISSIONS, MAX_TITLE
 from app.domain.milestones import Submission as SubmissionRecord
 from app.domain.money import format_percent
 from app.domain.policy import Policy as DomainPolicy
+from app.domain.requests import MAX_CHANGE_REQUESTS, MAX_REFUND_REQUESTS
 from app.domain.requests import ChangeRequest as ChangeRequestRecord
 from app.domain.requests import Dispute as DisputeRecord
 from app.domain.requests import MilestoneChange as ChangeRecord
 from app.domain.requests import RefundRequest as RefundRecord
+from app.domain.work import MAX_ATTACHMENTS
 from app.graphql.compiled.relation import relation
 from app.graphql.context import Info
 from app.graphql.enums import (
@@ -35,50 +40,108 @@ from app.graphql.enums import (
 )
 from app.graphql.leaf_types import Money, Node, User, global_id, load_user, plain_values
 from app.graphql.pagination import (
+    CURSOR,
+    EDGES,
+    PAGE_INFO,
+    TOTAL_COUNT,
+    After,
+    Before,
+    First,
+    Last,
     PageInfo,
-    after_entry,
-    after_event,
     entries_cursor,
+    entries_window,
     events_cursor,
-    page_size,
+    events_window,
+    page_info,
 )
 from app.graphql.scalars import Decimal
 from app.services import read_rows, reads
 from app.services.records import ContractRecord, EntryRecord, EventRecord, MilestoneRecord
 
+TITLE = f"1 to {MAX_TITLE} characters."
+DESCRIPTION = f"Up to {MAX_TEXT:,} characters; may be empty."
 
-@strawberry.type
+
+@strawberry.type(
+    description="Work the freelancer submitted on a milestone, for the client to review."
+)
 class Submission(Node):
-    message: str
-    attachments: list[str]
-    requested_amount: Money
-    units: int | None
-    created_at: datetime
-    status: SubmissionStatus
+    message: str = strawberry.field(description="The freelancer's message (may be empty).")
+    attachments: list[str] = strawberry.field(
+        description=f"Up to {MAX_ATTACHMENTS} absolute http(s) URLs of the delivered work."
+    )
+    requested_amount: Money = strawberry.field(
+        description="What the freelancer asks to be paid for it; by default the milestone's "
+        "`fundedAmount` (piece-rate: `units` times `unitPrice`). An automatic release pays this, "
+        "capped at the milestone's remaining escrow."
+    )
+    units: int | None = strawberry.field(
+        description="Units delivered, on a piece-rate milestone; null on a fixed-price one."
+    )
+    created_at: datetime = strawberry.field(description="When it was submitted.")
+    status: SubmissionStatus = strawberry.field(description="Whether it was paid or sent back.")
 
     @classmethod
     def from_record(cls, record: SubmissionRecord, currency: str) -> Submission:
         return cls(id=global_id("Submission", record.id), **plain_values(cls, record, currency))
 
 
-@strawberry.type
+@strawberry.type(
+    description="One part of a contract's work and price, funded, submitted and paid in turn: "
+    "milestones are worked one at a time, in `position` order. Visible to the contract's "
+    "parties and admins."
+)
 class Milestone(Node):
-    position: int
-    title: str
-    description: str
-    amount: Money
-    due_date: date | None
-    status: MilestoneStatus
-    unit_price: Money | None
-    max_units: int | None
-    units_released: int
-    funded_amount: Money
-    released_amount: Money
-    refunded_amount: Money
-    auto_release_at: datetime | None
-    funded_at: datetime | None
-    submitted_at: datetime | None
-    released_at: datetime | None
+    position: int = strawberry.field(
+        description="Its place in the contract, from 1, contiguous; work and funding follow it."
+    )
+    title: str = strawberry.field(description=TITLE)
+    description: str = strawberry.field(description=DESCRIPTION)
+    amount: Money = strawberry.field(
+        description="Its price, in the contract's currency, at least "
+        "`Policy.minimumMilestoneAmount`; on a piece-rate milestone `unitPrice` times `maxUnits`, "
+        "the cap that is funded."
+    )
+    due_date: date | None = strawberry.field(
+        description="When the work is due, as agreed; informative, nothing happens on it."
+    )
+    status: MilestoneStatus = strawberry.field(description="Where it stands in its lifecycle.")
+    unit_price: Money | None = strawberry.field(
+        description="The price per unit of a piece-rate milestone; null on a fixed-price one."
+    )
+    max_units: int | None = strawberry.field(
+        description="The most units a piece-rate milestone pays (at least 1); null on a "
+        "fixed-price one."
+    )
+    units_released: int = strawberry.field(
+        description="Units paid so far (piece-rate); 0 on a fixed-price milestone."
+    )
+    funded_amount: Money = strawberry.field(
+        description="Escrow allocated to it, from new money and available escrow together; "
+        '"0.00" before funding.'
+    )
+    released_amount: Money = strawberry.field(
+        description="Paid out of it to the freelancer, gross (before the service fee)."
+    )
+    refunded_amount: Money = strawberry.field(
+        description="Gone back from it to the client. Its remaining escrow is `fundedAmount` "
+        "minus `releasedAmount` minus `refundedAmount`."
+    )
+    auto_release_at: datetime | None = strawberry.field(
+        description="While `SUBMITTED` and not paused by a refund request or a dispute: when "
+        "the submission is released automatically (submission time + "
+        "`Policy.autoReleaseAfterSeconds`); else null."
+    )
+    funded_at: datetime | None = strawberry.field(
+        description="When it was funded; null until then."
+    )
+    submitted_at: datetime | None = strawberry.field(
+        description="When work was last submitted; null until then."
+    )
+    released_at: datetime | None = strawberry.field(
+        description="When money was last released from it; null until then."
+    )
     _record: strawberry.Private[MilestoneRecord]
     _currency: strawberry.Private[str]
 
@@ -91,11 +154,11 @@ class Milestone(Node):
             _currency=currency,
         )
 
-    @relation("contracts", key="contract_id")
+    @relation("contracts", key="contract_id", description="The contract it belongs to.")
     async def contract(self, info: Info) -> Contract:
         return await load_contract(info, self._record.contract_id)
 
-    @strawberry.field(description="Every submission, oldest first.")
+    @strawberry.field(description=f"Every submission, oldest first (at most {MAX_SUBMISSIONS}).")
     async def submissions(self, info: Info) -> list[Submission]:
         records = await info.context.loaders.submissions_by_milestone.load(self._record.id)
         return [Submission.from_record(r, self._currency) for r in records]
@@ -106,7 +169,10 @@ class Milestone(Node):
         pending = next((r for r in records if r.status is RefundStatus.PENDING), None)
         return RefundRequest.from_record(pending, self._currency) if pending else None
 
-    @strawberry.field(description="Every refund request of the milestone, oldest first.")
+    @strawberry.field(
+        description=f"Every refund request of the milestone, oldest first (at most "
+        f"{MAX_REFUND_REQUESTS})."
+    )
     async def refund_requests(self, info: Info) -> list[RefundRequest]:
         records = await info.context.loaders.refunds_by_milestone.load(self._record.id)
         return [RefundRequest.from_record(r, self._currency) for r in records]
@@ -133,14 +199,23 @@ async def load_milestone(info: Info, milestone_id: int) -> Milestone | None:
     return Milestone.from_record(record, contract.currency)
 
 
-@strawberry.type
+@strawberry.type(
+    description="One movement of money: a positive amount from one account of the contract "
+    "(debited) to another (credited). Entries are never updated or deleted."
+)
 class LedgerEntry(Node):
-    kind: EntryKind
-    amount: Money
-    created_at: datetime
-    debit_account: str
-    credit_account: str
-    refunded_fee: EntryKind | None
+    kind: EntryKind = strawberry.field(description="What the money was for.")
+    amount: Money = strawberry.field(description="The amount moved, always positive.")
+    created_at: datetime = strawberry.field(description="When the money moved.")
+    debit_account: str = strawberry.field(
+        description="The account the money left: CLIENT, ESCROW, FREELANCER or PLATFORM."
+    )
+    credit_account: str = strawberry.field(
+        description="The account the money reached: CLIENT, ESCROW, FREELANCER or PLATFORM."
+    )
+    refunded_fee: EntryKind | None = strawberry.field(
+        description="On a FEE_REFUND, the kind of fee it returns; null otherwise."
+    )
     _milestone_id: strawberry.Private[int | None]
 
     @classmethod
@@ -151,46 +226,63 @@ class LedgerEntry(Node):
             _milestone_id=record.milestone_id,
         )
 
-    @relation("milestones_by_id", key="milestone_id")
+    @relation(
+        "milestones_by_id",
+        key="milestone_id",
+        description="The milestone it belongs to; null for a contract-level entry (a bonus, "
+        "an initiation fee, the refund of available escrow).",
+    )
     async def milestone(self, info: Info) -> Milestone | None:
         if self._milestone_id is None:
             return None
         return await load_milestone(info, self._milestone_id)
 
 
-@strawberry.type
+@strawberry.type(description="A ledger entry of a page of `Escrow.entries`, with its cursor.")
 class LedgerEntryEdge:
-    cursor: str
-    node: LedgerEntry
+    cursor: str = strawberry.field(description=CURSOR)
+    node: LedgerEntry = strawberry.field(description="The ledger entry.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of a contract's ledger entries, oldest first.")
 class LedgerEntryConnection:
-    edges: list[LedgerEntryEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[LedgerEntryEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
 
-@strawberry.type
-class Escrow:
-    held: Money
-    available: Money
-    total_funded: Money
-    total_released: Money
-    total_refunded: Money
+@strawberry.type(
+    description="A contract's escrow: the money held between the client's payment and the "
+    "freelancer's (or the client's refund), with its totals. Always "
+    "`totalFunded = totalReleased + totalRefunded + held`. Its id is its own, stable for "
+    "the contract, so a client cache merges every read of it."
+)
+class Escrow(Node):
+    held: Money = strawberry.field(
+        description="All money in escrow now, allocated to a milestone or not."
+    )
+    available: Money = strawberry.field(
+        description="The part of `held` allocated to no active milestone: it pays towards the "
+        "next funding, or goes back to the client when the contract ends."
+    )
+    total_funded: Money = strawberry.field(
+        description="Sum of FUNDING entries: money charged into escrow, fees excluded."
+    )
+    total_released: Money = strawberry.field(description="Sum of RELEASE entries (gross).")
+    total_refunded: Money = strawberry.field(description="Sum of REFUND entries.")
     _contract_id: strawberry.Private[int]
     _currency: strawberry.Private[str]
 
     @relation(
         "entries",
         paged=True,
-        description="Every ledger entry of the contract, fees included, oldest first.",
+        description="Every ledger entry of the contract, fees and bonuses included, oldest first.",
     )
     async def entries(
-        self, first: int | None = None, after: str | None = None
+        self, first: First = None, after: After = None, last: Last = None, before: Before = None
     ) -> LedgerEntryConnection:
         page = await reads.entries_page(
-            self._contract_id, first=page_size(first), after=after_entry(after)
+            self._contract_id, entries_window(first, after, last, before)
         )
         edges = [
             LedgerEntryEdge(
@@ -200,20 +292,31 @@ class Escrow:
         ]
         return LedgerEntryConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            page_info=page_info(
+                [e.cursor for e in edges], has_next=page.has_next, has_previous=page.has_previous
             ),
             total_count=page.total,
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="One state change of a contract, as stored: `Contract.events` lists them and "
+    "the `contractEvents` subscription streams them."
+)
 class ContractEvent(Node):
-    sequence: int
-    type: EventType
-    occurred_at: datetime
-    amount: Money | None
-    message: str | None
+    sequence: int = strawberry.field(
+        description="Its number within the contract: from 1, strictly increasing, no gap. Pass "
+        "the last one seen as `afterSequence` to resume `contractEvents`."
+    )
+    type: EventType = strawberry.field(description="What happened.")
+    occurred_at: datetime = strawberry.field(description="When it happened.")
+    amount: Money | None = strawberry.field(
+        description="The money the step moved (see `ContractEventType`); null when none."
+    )
+    message: str | None = strawberry.field(
+        description="The text the actor gave (a reason, a note, a submission's message); null "
+        "when none."
+    )
     _record: strawberry.Private[EventRecord]
     _currency: strawberry.Private[str]
 
@@ -230,17 +333,23 @@ class ContractEvent(Node):
     async def actor(self, info: Info) -> User | None:
         return await load_user(info, self._record.actor_id)
 
-    @relation("contracts", key="contract_id")
+    @relation("contracts", key="contract_id", description="The contract it happened to.")
     async def contract(self, info: Info) -> Contract:
         return await load_contract(info, self._record.contract_id)
 
-    @relation("milestones_by_id", key="milestone_id")
+    @relation(
+        "milestones_by_id",
+        key="milestone_id",
+        description="The milestone it concerns; null for a contract-level event.",
+    )
     async def milestone(self, info: Info) -> Milestone | None:
         if self._record.milestone_id is None:
             return None
         return await load_milestone(info, self._record.milestone_id)
 
-    @strawberry.field
+    @strawberry.field(
+        description="The change request it concerns (the CHANGE_REQUEST_* types); else null."
+    )
     async def change_request(self, info: Info) -> ChangeRequest | None:
         if self._record.change_request_id is None:
             return None
@@ -249,28 +358,39 @@ class ContractEvent(Node):
         return ChangeRequest.from_record(record, self._currency) if record else None
 
 
-@strawberry.type
+@strawberry.type(description="An event of a page of `Contract.events`, with its cursor.")
 class ContractEventEdge:
-    cursor: str
-    node: ContractEvent
+    cursor: str = strawberry.field(description=CURSOR)
+    node: ContractEvent = strawberry.field(description="The event.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of a contract's events, oldest first (by `sequence`).")
 class ContractEventConnection:
-    edges: list[ContractEventEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[ContractEventEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
 
-@strawberry.type
+@strawberry.type(
+    description="A fixed-price agreement between a client and a freelancer, split into "
+    "milestones paid through escrow. Visible to its two parties and to admins; to anyone else "
+    "it does not exist (null, or NOT_FOUND in a mutation)."
+)
 class Contract(Node):
-    title: str
-    description: str
-    status: ContractStatus
-    currency: str
-    created_at: datetime
-    accepted_at: datetime | None
-    ended_at: datetime | None
+    title: str = strawberry.field(description=TITLE)
+    description: str = strawberry.field(description=DESCRIPTION)
+    status: ContractStatus = strawberry.field(description="Where it stands in its lifecycle.")
+    currency: str = strawberry.field(
+        description="The ISO 4217 code of every amount of the contract: USD, EUR, GBP, CAD or "
+        "AUD; fixed for its life."
+    )
+    created_at: datetime = strawberry.field(description="When the client offered it.")
+    accepted_at: datetime | None = strawberry.field(
+        description="When the freelancer accepted it; null until then."
+    )
+    ended_at: datetime | None = strawberry.field(
+        description="When it was declined or ended; null while open."
+    )
     _record: strawberry.Private[ContractRecord]
 
     @classmethod
@@ -281,13 +401,13 @@ class Contract(Node):
             _record=record,
         )
 
-    @relation("users", key="client_id")
+    @relation("users", key="client_id", description="The party who offered it and pays.")
     async def client(self, info: Info) -> User:
         user = await load_user(info, self._record.client_id)
         assert user is not None
         return user
 
-    @relation("users", key="freelancer_id")
+    @relation("users", key="freelancer_id", description="The party who does the work and is paid.")
     async def freelancer(self, info: Info) -> User:
         user = await load_user(info, self._record.freelancer_id)
         assert user is not None
@@ -312,30 +432,22 @@ class Contract(Node):
         pending = next((r for r in records if r.status is ChangeRequestStatus.PENDING), None)
         return ChangeRequest.from_record(pending, self._record.currency) if pending else None
 
-    @strawberry.field(description="Every change request, oldest first.")
+    @strawberry.field(
+        description=f"Every change request, oldest first (at most {MAX_CHANGE_REQUESTS})."
+    )
     async def change_requests(self, info: Info) -> list[ChangeRequest]:
         records = await info.context.loaders.change_requests_by_contract.load(self._record.id)
         return [ChangeRequest.from_record(r, self._record.currency) for r in records]
 
-    @relation("escrows")
+    @relation("escrows", description="Its escrow: the money held, and the ledger.")
     async def escrow(self, info: Info) -> Escrow:
-        totals = await info.context.loaders.ledger_totals_by_contract.load(self._record.id)
-        milestones = await info.context.loaders.milestones_by_contract.load(self._record.id)
-        currency = self._record.currency
-        figures = read_rows.escrow_figures(totals, milestones)
-        return Escrow(
-            **{name: Money.of(cents, currency) for name, cents in figures.items()},
-            _contract_id=self._record.id,
-            _currency=currency,
-        )
+        return await load_escrow(info, self._record)
 
     @relation("events", paged=True, description="Every event of the contract, oldest first.")
     async def events(
-        self, first: int | None = None, after: str | None = None
+        self, first: First = None, after: After = None, last: Last = None, before: Before = None
     ) -> ContractEventConnection:
-        page = await reads.events_page(
-            self._record.id, first=page_size(first), after=after_event(after)
-        )
+        page = await reads.events_page(self._record.id, events_window(first, after, last, before))
         edges = [
             ContractEventEdge(
                 cursor=events_cursor(r.sequence),
@@ -345,36 +457,56 @@ class Contract(Node):
         ]
         return ContractEventConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            page_info=page_info(
+                [e.cursor for e in edges], has_next=page.has_next, has_previous=page.has_previous
             ),
             total_count=page.total,
         )
 
 
-@strawberry.type
+async def load_escrow(info: Info, contract: ContractRecord) -> Escrow:
+    totals = await info.context.loaders.ledger_totals_by_contract.load(contract.id)
+    milestones = await info.context.loaders.milestones_by_contract.load(contract.id)
+    figures = read_rows.escrow_figures(totals, milestones)
+    return Escrow(
+        id=global_id("Escrow", contract.id),
+        **{name: Money.of(cents, contract.currency) for name, cents in figures.items()},
+        _contract_id=contract.id,
+        _currency=contract.currency,
+    )
+
+
+@strawberry.type(description="A contract of a page of `contracts`, with its cursor.")
 class ContractEdge:
-    cursor: str
-    node: Contract
+    cursor: str = strawberry.field(description=CURSOR)
+    node: Contract = strawberry.field(description="The contract.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="A page of the viewer's own contracts, newest first (`createdAt`, then id)."
+)
 class ContractConnection:
-    edges: list[ContractEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[ContractEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
 
-@strawberry.type(description="One proposed change, with the values it proposes.")
+@strawberry.type(
+    description="One proposed change, with the values it proposes; a field left null is not "
+    "changed (for ADD: not given)."
+)
 class MilestoneChange:
-    action: ChangeAction
-    title: str | None
-    description: str | None
-    amount: Money | None
-    due_date: date | None
-    position: int | None
-    unit_price: Money | None
-    max_units: int | None
+    action: ChangeAction = strawberry.field(description="What the change does.")
+    title: str | None = strawberry.field(description="The proposed title.")
+    description: str | None = strawberry.field(description="The proposed description.")
+    amount: Money | None = strawberry.field(description="The proposed amount.")
+    due_date: date | None = strawberry.field(description="The proposed due date.")
+    position: int | None = strawberry.field(
+        description="Where ADD inserts or MOVE moves the milestone (from 1); null for ADD: "
+        "appended."
+    )
+    unit_price: Money | None = strawberry.field(description="The proposed price per unit.")
+    max_units: int | None = strawberry.field(description="The proposed most units.")
     _milestone_id: strawberry.Private[int | None]
 
     @classmethod
@@ -388,14 +520,23 @@ class MilestoneChange:
         return await load_milestone(info, self._milestone_id)
 
 
-@strawberry.type
+@strawberry.type(
+    description="A batch of changes to a contract's future (NOT_FUNDED) milestones, proposed "
+    "by one party for the other to accept (every change at once) or decline."
+)
 class ChangeRequest(Node):
-    status: ChangeRequestStatus
-    message: str
-    reason: str | None
-    created_at: datetime
-    resolved_at: datetime | None
-    changes: list[MilestoneChange]
+    status: ChangeRequestStatus = strawberry.field(description="Where it stands.")
+    message: str = strawberry.field(description="The proposer's message (may be empty).")
+    reason: str | None = strawberry.field(
+        description="Why the other party declined it; null otherwise."
+    )
+    created_at: datetime = strawberry.field(description="When it was proposed.")
+    resolved_at: datetime | None = strawberry.field(
+        description="When it was accepted, declined or withdrawn; null while pending."
+    )
+    changes: list[MilestoneChange] = strawberry.field(
+        description=f"The changes, in the order they apply (1 to {MAX_CHANGES})."
+    )
     _proposed_by: strawberry.Private[int]
 
     @classmethod
@@ -411,24 +552,34 @@ class ChangeRequest(Node):
             _proposed_by=record.proposed_by,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The party who proposed it.")
     async def proposed_by(self, info: Info) -> User:
         user = await load_user(info, self._proposed_by)
         assert user is not None
         return user
 
 
-@strawberry.type
+@strawberry.type(
+    description="The client's request for an active milestone's escrow back, for the "
+    "freelancer to approve or decline by `respondBy`."
+)
 class RefundRequest(Node):
-    amount: Money
-    reason: str
-    status: RefundStatus
-    respond_by: datetime = strawberry.field(
-        description="When an unanswered request counts as approved."
+    amount: Money = strawberry.field(
+        description="The amount asked back, at most the milestone's remaining escrow."
     )
-    response: str | None
-    created_at: datetime
-    resolved_at: datetime | None
+    reason: str = strawberry.field(description="The client's reason (may be empty).")
+    status: RefundStatus = strawberry.field(description="Where it stands.")
+    respond_by: datetime = strawberry.field(
+        description="When an unanswered request counts as approved (request time + "
+        "`Policy.refundResponseSeconds`)."
+    )
+    response: str | None = strawberry.field(
+        description="The freelancer's message with the answer; null if none."
+    )
+    created_at: datetime = strawberry.field(description="When the client asked.")
+    resolved_at: datetime | None = strawberry.field(
+        description="When it was answered or withdrawn; null while pending."
+    )
     _milestone_id: strawberry.Private[int]
 
     @classmethod
@@ -439,30 +590,40 @@ class RefundRequest(Node):
             _milestone_id=record.milestone_id,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The milestone whose escrow it asks back.")
     async def milestone(self, info: Info) -> Milestone | None:
         return await load_milestone(info, self._milestone_id)
 
 
-@strawberry.type
+@strawberry.type(
+    description="How an admin split a disputed milestone's remaining escrow; the two parts add "
+    "up to it exactly."
+)
 class DisputeResolution:
-    freelancer_amount: Money
-    client_amount: Money
-    note: str | None
-    resolved_at: datetime
+    freelancer_amount: Money = strawberry.field(
+        description="Released to the freelancer (the service fee applies); may be zero."
+    )
+    client_amount: Money = strawberry.field(description="Refunded to the client; may be zero.")
+    note: str | None = strawberry.field(description="The admin's note; null if none.")
+    resolved_at: datetime = strawberry.field(description="When it was resolved.")
     _resolved_by: strawberry.Private[int | None]
 
-    @strawberry.field
+    @strawberry.field(description="The admin who resolved it.")
     async def resolved_by(self, info: Info) -> User | None:
         return await load_user(info, self._resolved_by)
 
 
-@strawberry.type
+@strawberry.type(
+    description="A party's dispute over an active milestone: it freezes the milestone until an "
+    "admin splits its escrow or the opener withdraws it."
+)
 class Dispute(Node):
-    reason: str
-    status: DisputeStatus
-    created_at: datetime
-    resolution: DisputeResolution | None
+    reason: str = strawberry.field(description="The opener's reason.")
+    status: DisputeStatus = strawberry.field(description="Where it stands.")
+    created_at: datetime = strawberry.field(description="When it was opened.")
+    resolution: DisputeResolution | None = strawberry.field(
+        description="The admin's split, once RESOLVED; else null."
+    )
     _record: strawberry.Private[DisputeRecord]
 
     @classmethod
@@ -482,26 +643,48 @@ class Dispute(Node):
             _record=record,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The party who opened it.")
     async def opened_by(self, info: Info) -> User:
         user = await load_user(info, self._record.opened_by)
         assert user is not None
         return user
 
-    @strawberry.field
+    @strawberry.field(description="The disputed milestone.")
     async def milestone(self, info: Info) -> Milestone | None:
         return await load_milestone(info, self._record.milestone_id)
 
 
-@strawberry.type
+@strawberry.type(
+    description="The fees, limits and windows in force on this server (its settings); amounts "
+    "in USD."
+)
 class Policy:
-    minimum_milestone_amount: Money
-    max_milestones_per_contract: int
-    auto_release_after_seconds: int
-    refund_response_seconds: int
-    contract_initiation_fee: Money
-    client_processing_fee_percent: Decimal
-    freelancer_service_fee_percent: Decimal
+    minimum_milestone_amount: Money = strawberry.field(
+        description="The least a milestone may cost (`MIN_MILESTONE_AMOUNT`)."
+    )
+    max_milestones_per_contract: int = strawberry.field(
+        description="The most milestones a contract holds, finished ones included "
+        "(`MAX_MILESTONES_PER_CONTRACT`)."
+    )
+    auto_release_after_seconds: int = strawberry.field(
+        description="Seconds from a submission to its automatic release (`AUTO_RELEASE_AFTER`)."
+    )
+    refund_response_seconds: int = strawberry.field(
+        description="Seconds the freelancer has to answer a refund request before it counts as "
+        "approved (`REFUND_RESPONSE_WINDOW`)."
+    )
+    contract_initiation_fee: Money = strawberry.field(
+        description="Charged to the client once per contract, with its first funding "
+        "(`CONTRACT_INITIATION_FEE`)."
+    )
+    client_processing_fee_percent: Decimal = strawberry.field(
+        description="Percent of each funding charge and bonus charged to the client, such as "
+        '"3.00" (`CLIENT_PROCESSING_FEE_PERCENT`).'
+    )
+    freelancer_service_fee_percent: Decimal = strawberry.field(
+        description="Percent of each release and bonus withheld from the freelancer, such as "
+        '"10.00" (`FREELANCER_SERVICE_FEE_PERCENT`).'
+    )
 
     @classmethod
     def of(cls, policy: DomainPolicy, currency: str = "USD") -> Policy:

@@ -4,9 +4,9 @@ argon2 hashes and verifies in a worker thread (it releases the GIL), so that a b
 does not hold the event loop for everyone else: ~0.1 s of CPU each.
 
 Who a token belongs to is asked of the database at most once a second per token and process
-(`Principals`): a token revoked here stops working at once, one revoked on another process
-within `PRINCIPAL_TTL`, and a session at its expiry exactly. `last_used_at` is written at most
-once per `LAST_USED_RESOLUTION` per token and process.
+(`Runtime.principals`, app/services/principals.py): a token revoked here stops working at once,
+one revoked on another process within `PRINCIPAL_TTL`, and a session at its expiry exactly.
+`last_used_at` is written at most once per `LAST_USED_RESOLUTION` per token and process.
 
 The account mutations' commands are here rather than in `app.domain.commands`, as their scopes
 are `app.auth`'s."""
@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +30,7 @@ from app.domain.checks import checking
 from app.domain.commands import Command
 from app.domain.errors import ErrorCode, refuse
 from app.domain.permissions import Actor
+from app.services.principals import Known
 from app.services.runtime import Runtime
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -40,8 +40,6 @@ MAX_PASSWORD = 1024
 SESSION_TOKEN_NAME = "session"
 SESSION_TTL = timedelta(days=30)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-PRINCIPAL_TTL = 1.0  # seconds of real time a looked-up token is trusted without asking again
-MAX_PRINCIPALS = 10_000
 
 
 @dataclass(frozen=True)
@@ -202,7 +200,7 @@ async def revoke_api_token(
     if token.revoked_at is None:
         token.revoked_at = runtime.clock()
         await token.save(update_fields=["revoked_at"])
-    principals.forget(token.id)
+    runtime.principals.forget(token.id)
     return token
 
 
@@ -214,58 +212,6 @@ def _live(now: datetime) -> Q:
 async def live_tokens_of(runtime: Runtime, user_id: int) -> list[models.ApiToken]:
     """A user's API tokens and sessions that still work, oldest first."""
     return await models.ApiToken.filter(_live(runtime.clock()), user_id=user_id).order_by("id")
-
-
-@dataclass
-class Known:
-    """A live token as it was looked up: whose it is, until when, and when it was last used."""
-
-    token_id: int
-    principal: Principal
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    looked_up: float  # on the cache's clock
-
-
-class Principals:
-    """The tokens this process looked up in the last `ttl` seconds (of `clock`), by hash."""
-
-    def __init__(
-        self,
-        ttl: float = PRINCIPAL_TTL,
-        clock: Callable[[], float] = time.monotonic,
-        size: int = MAX_PRINCIPALS,
-    ) -> None:
-        self.ttl, self.clock, self.size = ttl, clock, size
-        self._known: dict[str, Known] = {}
-        self._digests: dict[int, str] = {}  # token id -> hash, to forget a revoked token
-
-    def get(self, digest: str) -> Known | None:
-        known = self._known.get(digest)
-        if known is not None and self.clock() - known.looked_up >= self.ttl:
-            self._drop(digest, known)
-            return None
-        return known
-
-    def put(self, digest: str, known: Known) -> None:
-        if len(self._known) >= self.size:
-            self._known.clear()
-            self._digests.clear()
-        self._known[digest] = known
-        self._digests[known.token_id] = digest
-
-    def forget(self, token_id: int) -> None:
-        digest = self._digests.get(token_id)
-        known = self._known.get(digest) if digest is not None else None
-        if digest is not None and known is not None:
-            self._drop(digest, known)
-
-    def _drop(self, digest: str, known: Known) -> None:
-        del self._known[digest]
-        self._digests.pop(known.token_id, None)
-
-
-principals = Principals()
 
 
 async def _look_up(digest: str, now: datetime) -> Known | None:
@@ -280,19 +226,19 @@ async def _look_up(digest: str, now: datetime) -> Known | None:
         scopes=decode_scopes(token.scopes),
         token_id=token.id,
     )
-    return Known(token.id, principal, token.expires_at, token.last_used_at, principals.clock())
+    return Known(token.id, principal, token.expires_at, token.last_used_at)
 
 
 async def authenticate(runtime: Runtime, secret: str) -> Principal | None:
     """The principal behind a bearer token, or None for an unknown, revoked or expired one."""
     now = runtime.clock()
     digest = token_digest(secret, runtime.secret_key)
-    known = principals.get(digest)
+    known = runtime.principals.get(digest)
     if known is None:
         known = await _look_up(digest, now)
         if known is None:
             return None
-        principals.put(digest, known)
+        runtime.principals.put(digest, known)
     elif known.expires_at is not None and known.expires_at <= now:
         return None
     if known.last_used_at is None or now - known.last_used_at > LAST_USED_RESOLUTION:

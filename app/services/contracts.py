@@ -19,7 +19,7 @@ from app.domain.commands import (
     SubmitMilestone,
 )
 from app.domain.contract import Contract
-from app.domain.errors import ErrorCode, refuse
+from app.domain.errors import DomainError, ErrorCode, refuse
 from app.domain.permissions import Action, Actor
 from app.services.repository import PENDING, WORK, Reads, insert_contract
 from app.services.runtime import Runtime
@@ -38,13 +38,21 @@ from app.services.unit import (
 
 async def create_contract(runtime: Runtime, actor: Actor, command: CreateContract) -> Outcome:
     saved = Saved(runtime)
+    no_freelancer = refuse(ErrorCode.NOT_FOUND, "No such freelancer", ["freelancer_id"])
     async with in_transaction() as conn:
-        if not await models.User.exists(using_db=conn, id=command.freelancer_id):
-            raise refuse(ErrorCode.NOT_FOUND, "No such freelancer", ["freelancer_id"])
-        contract = Contract.offer(
-            command, client_id=actor.user_id, policy=runtime.policy, now=runtime.clock()
-        )
-        await saved.announce(contract, await insert_contract(contract, conn), conn)
+        try:
+            contract = Contract.offer(
+                command, client_id=actor.user_id, policy=runtime.policy, now=runtime.clock()
+            )
+        except DomainError:
+            # an unknown freelancer is the answer, whatever else is wrong with the offer
+            if not await models.User.exists(using_db=conn, id=command.freelancer_id):
+                raise no_freelancer from None
+            raise
+        milestone_ids = await insert_contract(contract, conn)
+        if milestone_ids is None:
+            raise no_freelancer
+        await saved.announce(contract, milestone_ids, conn)
     saved.committed()
     return Outcome(contract_id=contract.id)
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
@@ -39,6 +39,7 @@ from app.services.records import (
     UserRecord,
 )
 from app.services.repository import ledger_totals
+from app.services.windows import Keyset, Window, window_rows
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -104,10 +105,14 @@ def allocated(milestones: Sequence[Milestone]) -> int:
 class Page(Generic[RecordT]):
     rows: list[RecordT]
     has_next: bool
+    has_previous: bool
     total: int
 
 
-CONTRACT_ORDER = ("-created_at", "-id")
+CONTRACT_KEYS = Keyset(("created_at", "id"), descending=True)
+CONTRACT_ORDER = CONTRACT_KEYS.order()
+EVENT_KEYS = Keyset(("sequence",))
+ENTRY_KEYS = Keyset(("id",))
 
 
 def own_contracts(
@@ -126,46 +131,36 @@ def own_contracts(
 
 def contracts_after(cursor: tuple[datetime, int]) -> Q:
     """The contracts after `cursor` (createdAt, id) in `CONTRACT_ORDER`."""
-    created_at, pk = cursor
-    return Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk)
+    return CONTRACT_KEYS.past(cursor)
+
+
+async def _page(
+    query: QuerySet[Any], keys: Keyset, window: Window, records: RecordMap[OwnedT]
+) -> Page[OwnedT]:
+    found = await window_rows(query, keys, window)
+    return Page(
+        rows=[records.from_row(row) for row in found.rows],
+        has_next=found.has_next,
+        total=found.total,
+        has_previous=found.has_previous,
+    )
 
 
 async def contracts_page(
-    actor: Actor,
-    *,
-    first: int,
-    after: tuple[datetime, int] | None,
-    status: ContractStatus | None,
-    role: Role | None,
+    actor: Actor, window: Window, *, status: ContractStatus | None, role: Role | None
 ) -> Page[ContractRecord]:
     """The viewer's own contracts, newest first (`CONTRACT_ORDER`)."""
-    query = own_contracts(actor, status, role)
-    total = await query.count()
-    if after is not None:
-        query = query.filter(contracts_after(after))
-    rows = await query.order_by(*CONTRACT_ORDER).limit(first + 1)
-    records = [CONTRACTS.from_row(row) for row in rows[:first]]
-    return Page(rows=records, has_next=len(rows) > first, total=total)
+    return await _page(own_contracts(actor, status, role), CONTRACT_KEYS, window, CONTRACTS)
 
 
-async def events_page(contract_id: int, *, first: int, after: int | None) -> Page[EventRecord]:
+async def events_page(contract_id: int, window: Window) -> Page[EventRecord]:
     query = models.ContractEvent.filter(contract_id=contract_id)
-    total = await query.count()
-    if after is not None:
-        query = query.filter(sequence__gt=after)
-    rows = await query.order_by("sequence").limit(first + 1)
-    records = [EVENTS.from_row(row) for row in rows[:first]]
-    return Page(rows=records, has_next=len(rows) > first, total=total)
+    return await _page(query, EVENT_KEYS, window, EVENTS)
 
 
-async def entries_page(contract_id: int, *, first: int, after: int | None) -> Page[EntryRecord]:
+async def entries_page(contract_id: int, window: Window) -> Page[EntryRecord]:
     query = models.LedgerEntry.filter(contract_id=contract_id)
-    total = await query.count()
-    if after is not None:
-        query = query.filter(id__gt=after)
-    rows = await query.order_by("id").limit(first + 1)
-    records = [ENTRIES.from_row(row) for row in rows[:first]]
-    return Page(rows=records, has_next=len(rows) > first, total=total)
+    return await _page(query, ENTRY_KEYS, window, ENTRIES)
 
 
 async def change_requests_by_contract(ids: Sequence[int]) -> list[list[ChangeRequest]]:

@@ -1,4 +1,5 @@
-"""What every use case needs besides its input: the policy, the clock, the secret, the bus."""
+"""What every use case needs besides its input: the policy, the clock, the secret, the bus, and
+the process's cache of who tokens belong to."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 
 from app.domain.policy import Policy
 from app.events.bus import Bus, LocalBus
+from app.services.principals import Principals
 
 
 def system_clock() -> datetime:
@@ -20,3 +22,4 @@ class Runtime:
     secret_key: str
     clock: Callable[[], datetime] = field(default=system_clock)
     bus: Bus = field(default_factory=LocalBus)
+    principals: Principals = field(default_factory=Principals)

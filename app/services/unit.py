@@ -18,9 +18,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Subquery
 from tortoise.models import Model
-from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from app.db import models
@@ -30,22 +28,28 @@ from app.domain.errors import DomainError, ErrorCode, Problem, refuse
 from app.domain.milestones import Milestone
 from app.domain.permissions import Action, Actor
 from app.domain.requests import ChangeRequest, Dispute, RefundRequest
+from app.events.bus import Executor
 from app.events.fanout import Notice
 from app.services.repository import (
     PENDING,
-    Connection,
     Reads,
     VersionConflict,
     load_contract,
+    lock_contract,
     save_contract,
 )
 from app.services.runtime import Runtime
+from app.services.statements import Batch, Connection, Table, rows
 from app.services.tracking import Loaded
 
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 5
 MAX_KEY_LENGTH = 255
+KEYS = Table(models.IdempotencyKey)
+_STORED_KEY = (
+    f"SELECT {KEYS.select()} FROM {KEYS.name} WHERE user_id = $1 AND mutation = $2 AND key = $3"
+)
 
 
 @dataclass(frozen=True)
@@ -177,14 +181,14 @@ class Part:
         reads = Reads(change_request_id=request_id)
         return cls(models.ChangeRequest, request_id, "change_request_id", reads)
 
-    def contracts(self) -> QuerySet[models.Contract]:
-        """The contract, in a statement of its own: the part is found in a subquery of it."""
+    def where(self) -> tuple[str, list[Any]]:
+        """Which contract row: a condition and its values. The part is found in a subquery."""
         if self.model is models.Contract:
-            return models.Contract.filter(id=self.id)
-        parts = self.model.filter(id=self.id)
-        if self.current_only:
-            parts = parts.filter(deleted=False)
-        return models.Contract.filter(id__in=Subquery(parts.values("contract_id")))
+            return "id = $1", [self.id]
+        current = " AND deleted = $2" if self.current_only else ""
+        table = self.model._meta.db_table
+        where = f"id = (SELECT contract_id FROM {table} WHERE id = $1{current})"
+        return where, [self.id, False] if self.current_only else [self.id]
 
 
 async def run_on_contract(
@@ -234,7 +238,7 @@ async def _attempt(
     refusal: DomainError | None = None
     saved = Saved(runtime)
     async with in_transaction() as conn:
-        loaded = await _lock_and_load(runtime, part.contracts(), part.reads, conn)
+        loaded = await _lock_and_load(runtime, part.where(), part.reads, conn)
         if loaded is None or not loaded.contract.is_visible_to(actor):
             raise not_found
         deadlines_fired = loaded.contract.apply_deadlines()
@@ -243,7 +247,7 @@ async def _attempt(
             # is then refused.
             await saved.save(loaded, conn)
             assert loaded.contract.id is not None
-            again = models.Contract.filter(id=loaded.contract.id)
+            again = Part.contract(loaded.contract.id).where()
             loaded = await _lock_and_load(runtime, again, part.reads, conn)
             assert loaded is not None
         try:
@@ -259,12 +263,12 @@ async def _attempt(
 
 
 async def _lock_and_load(
-    runtime: Runtime, contracts: QuerySet[models.Contract], reads: Reads, conn: Connection
+    runtime: Runtime, contract: tuple[str, list[Any]], reads: Reads, conn: Connection
 ) -> Loaded | None:
-    row = await contracts.using_db(conn).select_for_update().first()
-    if row is None:
+    locked = await lock_contract(conn, *contract, reads)
+    if locked is None:
         return None
-    return await load_contract(row, conn, reads=reads, policy=runtime.policy, now=runtime.clock())
+    return load_contract(locked, policy=runtime.policy, now=runtime.clock())
 
 
 async def _run(
@@ -286,14 +290,11 @@ async def _run(
             f"An idempotency key is at most {MAX_KEY_LENGTH} characters",
             ["idempotency_key"],
         )
-    stored = (
-        await models.IdempotencyKey.filter(
-            user_id=actor.user_id, mutation=idempotency.action.value, key=idempotency.key
-        )
-        .using_db(conn)
-        .first()
+    found = await rows(
+        conn, _STORED_KEY, [actor.user_id, idempotency.action.value, idempotency.key]
     )
-    if stored is not None:
+    if found:
+        stored = KEYS.record(found[0])
         if stored.request_hash != idempotency.request_hash:
             raise refuse(
                 ErrorCode.IDEMPOTENCY_KEY_REUSED,
@@ -305,15 +306,15 @@ async def _run(
         outcome = await _act(loaded, act, conn, saved)
     except DomainError as error:
         outcome = Outcome(problems=error.problems)
-    await models.IdempotencyKey.create(
-        using_db=conn,
-        user_id=actor.user_id,
-        mutation=idempotency.action.value,
-        key=idempotency.key,
-        request_hash=idempotency.request_hash,
-        outcome=outcome.to_json(),
-        created_at=runtime.clock(),
-    )
+    key = {
+        "user_id": actor.user_id,
+        "mutation": idempotency.action.value,
+        "key": idempotency.key,
+        "request_hash": idempotency.request_hash,
+        "outcome": outcome.to_json(),
+        "created_at": runtime.clock(),
+    }
+    await rows(conn, *KEYS.insert_rows([key]))
     return outcome
 
 
@@ -331,12 +332,14 @@ class Saved:
         self.notices: list[Notice] = []
 
     async def save(self, loaded: Loaded, conn: Connection) -> None:
-        changed = await save_contract(loaded, conn)
-        await self.announce(loaded.contract, changed, conn)
+        async def announce(milestone_ids: list[int], batch: Batch) -> None:
+            await self.announce(loaded.contract, milestone_ids, batch)
 
-    async def announce(
-        self, contract: Contract, milestone_ids: list[int], conn: Connection
-    ) -> None:
+        await save_contract(loaded, conn, announce)
+
+    async def announce(self, contract: Contract, milestone_ids: list[int], conn: Executor) -> None:
+        """Publish the contract's notice on `conn`: the transaction's connection, or the batch
+        of its writes."""
         assert contract.id is not None
         notice = Notice(
             contract_id=contract.id,

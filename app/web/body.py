@@ -13,19 +13,25 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.web.media_types import response_media_type
+
 
 class _TooLarge(Exception):
     pass
 
 
-def _declared_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name.lower() == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
     return None
+
+
+def _declared_length(scope: Scope) -> int | None:
+    try:
+        return int(_header(scope, b"content-length") or "")
+    except ValueError:
+        return None
 
 
 class BodySizeLimitMiddleware:
@@ -42,7 +48,7 @@ class BodySizeLimitMiddleware:
             return
         declared = _declared_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         received = 0
         started = False
@@ -67,7 +73,7 @@ class BodySizeLimitMiddleware:
         except _TooLarge:
             if started:
                 raise
-            await self._refuse(send)
+            await self._refuse(scope, send)
 
     def _limit_messages(self, receive: Receive, send: Send) -> Receive:
         """A WebSocket message over the limit closes the socket (1009, message too big) and
@@ -86,7 +92,7 @@ class BodySizeLimitMiddleware:
 
         return limited_receive
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send) -> None:
         error = {
             "message": f"The request body is larger than the limit of {self.max_bytes} bytes",
             "extensions": {"code": "BAD_REQUEST"},
@@ -97,7 +103,7 @@ class BodySizeLimitMiddleware:
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", response_media_type(_header(scope, b"accept")).encode()),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],

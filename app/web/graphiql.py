@@ -3,7 +3,10 @@
 The browser assets under `static/graphiql/` are vendored by `scripts/vendor_graphiql` (pinned
 versions, licenses in `static/graphiql/LICENSES`); `static/graphiql-setup.js` is ours: it
 renders GraphiQL with a header editor and a fetcher that sends the editor's headers with every
-HTTP request and as the `connection_init` payload of subscriptions (graphql-ws).
+HTTP request and as the `connection_init` payload of subscriptions (graphql-ws), takes the
+operation to run from the text being run (GraphiQL's own parse lags the editor by 100 ms), and
+shows a failure as a GraphQL response (a refused subscription: the server's errors or close
+reason), never as a JavaScript stack.
 """
 
 from __future__ import annotations

@@ -35,8 +35,10 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.util import WindowStats
 from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.http import GraphQLHTTPResponse
 
 from app.auth.tokens import bearer_token
+from app.web.media_types import response_media_type
 
 logger = logging.getLogger("app.ratelimit")
 
@@ -215,10 +217,10 @@ class RateLimits:
         )
 
 
-def refusal_body(refusal: Refusal) -> bytes:
-    """API.md's shape of a refused request: HTTP 200 with a `RATE_LIMITED` error."""
+def refusal_result(refusal: Refusal) -> GraphQLHTTPResponse:
+    """The result of a refused request (HTTP 200) or operation of a batch: `RATE_LIMITED`."""
     error = {"message": refusal.message, "extensions": {"code": "RATE_LIMITED"}}
-    return json.dumps({"data": None, "errors": [error]}).encode()
+    return {"data": None, "errors": [error]}
 
 
 class RateLimitMiddleware:
@@ -247,13 +249,13 @@ class RateLimitMiddleware:
         if refusal is None:
             await self.app(scope, receive, send)
             return
-        body = refusal_body(refusal)
+        body = json.dumps(refusal_result(refusal)).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 200,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", response_media_type(headers.get("accept")).encode()),
                     (b"retry-after", str(refusal.retry_after).encode()),
                     (b"content-length", str(len(body)).encode()),
                 ],

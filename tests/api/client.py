@@ -36,7 +36,12 @@ class Api:
         self.app = app
 
     async def raw(
-        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
+        *,
+        operation_name: str | None = None,
     ) -> Result:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         transport = HTTPXAsyncTransport(
@@ -47,7 +52,10 @@ class Api:
         async with Client(transport=transport) as session:
             try:
                 result = await session.execute(
-                    gql(query), variable_values=variables, get_execution_result=True
+                    gql(query),
+                    variable_values=variables,
+                    operation_name=operation_name,
+                    get_execution_result=True,
                 )
             except TransportQueryError as error:
                 return Result(data=error.data, errors=list(error.errors or []))

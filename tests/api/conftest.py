@@ -12,8 +12,8 @@ from tortoise.contrib.test import _topological_sort_models, truncate_all_models
 from tortoise.transactions import in_transaction
 
 from app import main
-from app.graphql import schema
 from app.services.runtime import Runtime
+from tests import differential
 from tests.api.client import Api
 from tests.api.people import Parties, join
 
@@ -21,9 +21,10 @@ from tests.api.people import Parties, join
 @pytest.fixture(scope="session", autouse=True)
 def schema_built_once() -> Iterator[None]:
     """The schema for given limits is built once per session (~80 ms a build); it holds no
-    state between requests. (Passwords are hashed once: tests/conftest.py.)"""
+    state between requests. Each is recorded with its limits, for the replays of
+    tests/differential.py. (Passwords are hashed once: tests/conftest.py.)"""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(main, "build_schema", cache(schema.build_schema))
+        patch.setattr(main, "build_schema", cache(differential.build_recorded))
         yield
 
 
@@ -57,6 +58,25 @@ async def db(db_url: str) -> AsyncIterator[None]:
     async with in_transaction() as connection:
         for model in models:
             await connection.execute_script(f'DELETE FROM "{model._meta.db_table}"')
+
+
+@pytest.fixture(autouse=True)
+def database_kept_for_the_replays(request: pytest.FixtureRequest) -> None:
+    """The database of a test whose reads are replayed at its end is set up first, so that it
+    is emptied after the replays (see `reads_replayed_at_the_end`)."""
+    probe = differential.current()
+    if probe is not None and probe.observed and "db" in request.fixturenames:
+        request.getfixturevalue("db")
+
+
+@pytest.fixture(autouse=True)
+async def reads_replayed_at_the_end(database_kept_for_the_replays: None) -> AsyncIterator[None]:
+    """The reads of a test that patches something are replayed on both read paths after its
+    body (tests/differential.py), on the database it left."""
+    probe = differential.current()
+    yield
+    if probe is not None:
+        await probe.replay_pending()
 
 
 @pytest.fixture

@@ -175,3 +175,24 @@ async def test_the_cursors_handed_out_page_on(api: Api, parties: Parties) -> Non
     assert contracts == ["Website", "Website"]
     assert events == [1, 2, 3]
     assert len(entries) == 3
+
+
+async def test_a_bad_before_cursor_is_an_invalid_cursor_on_every_connection(
+    api: Api, parties: Parties
+) -> None:
+    contract = await funded(api, parties, "100.00")
+    token = parties.client.token
+    before = "query($id: ID!, $before: String) { contract(id: $id) { %s } }"
+
+    for selection in (
+        "events(last: 1, before: $before) { totalCount }",
+        "escrow { entries(last: 1, before: $before) { totalCount } }",
+    ):
+        for cursor in (MALFORMED["garbage"], OUT_OF_RANGE_EVENTS["sequence past 2^63"]):
+            query = before % selection
+            _invalid_cursor(await api.raw(query, {"id": contract["id"], "before": cursor}, token))
+    for cursor in (MALFORMED["sql"], OUT_OF_RANGE_CONTRACTS["time without an offset"]):
+        result = await api.raw(
+            "query($b: String) { contracts(before: $b) { totalCount } }", {"b": cursor}, token
+        )
+        _invalid_cursor(result)

@@ -152,7 +152,8 @@ async def test_a_fresh_junk_token_per_request_runs_into_the_address_limit(
         )
         for _ in range(2 * ADDRESS_SHARE + 1)
     ]
-    # then the requests beyond the address's limit are refused, the shape of API.md kept
+    # then the requests beyond the address's limit are refused, the documented shape kept
+    # (docs/rules.md#top-level-error-codes)
     codes = [a.json().get("errors", [{"extensions": {"code": "OK"}}])[0] for a in answers]
     assert [c["extensions"]["code"] for c in codes] == ["OK"] * (2 * ADDRESS_SHARE) + [
         "RATE_LIMITED"

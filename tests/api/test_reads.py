@@ -154,7 +154,7 @@ query($contract: ID!) {
   contract(id: $contract) {
     id
     milestones { id submissions { id } }
-    escrow { entries(first: 10) { edges { node { id } } } }
+    escrow { id entries(first: 10) { edges { node { id } } } }
     events(first: 10) { edges { node { id } } }
   }
 }
@@ -172,6 +172,7 @@ async def _ids_of_every_type(api: Api, parties: Parties) -> dict[str, str]:
         "Submission": details["milestones"][0]["submissions"][0]["id"],
         "ContractEvent": details["events"]["edges"][0]["node"]["id"],
         "LedgerEntry": details["escrow"]["entries"]["edges"][0]["node"]["id"],
+        "Escrow": details["escrow"]["id"],
     }
 
 

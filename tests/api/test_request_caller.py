@@ -10,7 +10,6 @@ import pytest
 from app.graphql.context import Context
 from app.graphql.limits import Limits
 from app.graphql.schema import build_schema
-from app.services import accounts
 from app.services.runtime import Runtime
 from tests.api.people import Parties
 from tests.services.test_query_counts import counting_statements
@@ -40,7 +39,7 @@ async def test_a_good_token_is_looked_up_once_per_request(
     runtime: Runtime, parties: Parties, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # with nothing kept across requests, a request asks the database once, not once per field
-    monkeypatch.setattr(accounts, "principals", accounts.Principals(ttl=0.0))
+    monkeypatch.setattr(runtime.principals, "ttl", 0.0)
     schema = build_schema(Limits(), compiled=False)
     with counting_statements() as statements:
         result = await schema.execute(

@@ -2,7 +2,8 @@
 
 The rules themselves are tested through the services (tests/services/); these tests check what
 a client of the API sees: payloads, fields, userError codes and paths, events with their
-actors, exact timestamps with the frozen clock, and the policy in force (API.md §1, §4, §6).
+actors, exact timestamps with the frozen clock, and the policy in force (docs/concepts.md,
+schema.graphql, docs/rules.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The process's cache of principals (app/services/accounts.py `Principals`): a token asked
-again within a second costs no statement, a revocation on another process takes effect within
+"""The process's cache of principals (`Runtime.principals`, app/services/principals.py): a token
+asked again within a second costs no statement, a revocation on another process takes effect within
 a second, one on this process at once, a session still expires at its hour exactly, and
 `lastUsedAt` is written at most once a minute.
 
@@ -9,6 +9,7 @@ cache is told nothing of it. The cache's clock is the test's (`Ticking`), so not
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from app.auth.tokens import token_digest
 from app.db import models
 from app.graphql.ids import decode_id
 from app.services import accounts
+from app.services.principals import Principals
 from app.services.runtime import Runtime
 from tests.api.client import Api
 from tests.api.operations import create_api_token, revoke_api_token
@@ -39,9 +41,9 @@ class Ticking:
 
 
 @pytest.fixture
-def seconds(monkeypatch: pytest.MonkeyPatch) -> Ticking:
+def seconds(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Ticking:
     ticking = Ticking()
-    monkeypatch.setattr(accounts, "principals", accounts.Principals(clock=ticking))
+    monkeypatch.setattr(runtime.principals, "clock", ticking)
     return ticking
 
 
@@ -62,6 +64,19 @@ async def test_a_token_asked_again_within_a_second_costs_no_statement(
         principal = await accounts.authenticate(runtime, parties.client.token)
     # then
     assert principal is not None and statements == []
+
+
+async def test_each_runtime_keeps_its_own_cache(
+    runtime: Runtime, parties: Parties, seconds: Ticking
+) -> None:
+    # given a token looked up by this process
+    assert await accounts.authenticate(runtime, parties.client.token) is not None
+    # when another runtime (another process, as far as the cache goes) asks within the second
+    other = dataclasses.replace(runtime, principals=Principals(clock=seconds))
+    with counting_statements() as statements:
+        principal = await accounts.authenticate(other, parties.client.token)
+    # then it asks the database itself
+    assert principal is not None and len(statements) == 1, statements
 
 
 async def test_a_token_revoked_on_another_process_stops_working_within_a_second(

@@ -1,7 +1,7 @@
 """Operations over WebSocket meet the same limits as over HTTP (issue 7, point 4): depth,
-aliases, tokens, cost and nodes, for subscriptions on both subprotocols and for queries on
-graphql-transport-ws. A refused operation gets one `error` message for its id with
-`extensions.code: BAD_REQUEST`, and nothing of it is executed or delivered."""
+aliases, tokens, cost and nodes, for subscriptions and queries on both subprotocols. A refused
+operation gets one `error` message for its id with `extensions.code: BAD_REQUEST`, and nothing
+of it is executed or delivered."""
 
 from __future__ import annotations
 
@@ -130,16 +130,17 @@ QUERIES_REFUSED = {
 }
 
 
+@pytest.mark.parametrize("subprotocol", [TRANSPORT_WS, LEGACY_WS])
 @pytest.mark.parametrize("case", QUERIES_REFUSED)
-async def test_a_query_over_the_limits_is_refused_over_graphql_transport_ws(
-    api: Api, parties: Parties, case: str
+async def test_a_query_over_the_limits_is_refused(
+    api: Api, parties: Parties, subprotocol: str, case: str
 ) -> None:
     contract = await funded(api, parties, "100.00")
     query, word = QUERIES_REFUSED[case]
 
-    async with websocket(api.app, TRANSPORT_WS, parties.client.token) as session:
-        messages = await refused_on(session, TRANSPORT_WS, query, {"id": contract["id"]})
+    async with websocket(api.app, subprotocol, parties.client.token) as session:
+        messages = await refused_on(session, subprotocol, query, {"id": contract["id"]})
 
     assert [m["type"] for m in messages] == ["error"], messages
-    assert error_codes(TRANSPORT_WS, messages[0]) == ["BAD_REQUEST"]
+    assert error_codes(subprotocol, messages[0]) == ["BAD_REQUEST"]
     assert word in error_text(messages[0])

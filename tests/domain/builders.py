@@ -101,7 +101,8 @@ def reject(text: str, *path: str) -> dict[str, Any]:
 
 
 def assert_invariants(contract: Contract) -> None:
-    """What must hold after every step (API.md §1 and §6.1)."""
+    """What must hold after every step (docs/concepts.md,
+    docs/concepts.md#escrow-funding-and-rollover)."""
     ledger = contract.ledger
     # held is defined by the first line; the entries' own balances below give it substance.
     assert ledger.total_funded == ledger.total_released + ledger.total_refunded + ledger.held

@@ -1,4 +1,4 @@
-"""Milestone change requests (API.md §1, §6.17, §6.18)."""
+"""Milestone change requests (docs/concepts.md, docs/concepts.md#change-requests)."""
 
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def test_only_one_change_request_may_be_pending() -> None:
 
 
 def test_funding_a_milestone_a_pending_request_touches_makes_it_stale() -> None:
-    # API.md §6.18: nothing is applied and the request stays PENDING.
+    # docs/concepts.md#change-requests: nothing is applied and the request stays PENDING.
     contract = active()
     request = propose(contract, change(UPDATE, milestone_id=1, amount="80.00"))
     fund(contract)

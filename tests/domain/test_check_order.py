@@ -1,4 +1,5 @@
-"""Which refusal wins (API.md §6.31): NOT_FOUND, NOT_PERMITTED, input errors (all of them at
+"""Which refusal wins (docs/rules.md#the-order-of-checks): NOT_FOUND, NOT_PERMITTED, input errors
+(all of them at
 once), then state; among state errors ANOTHER_MILESTONE_ACTIVE before MILESTONE_OUT_OF_ORDER."""
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def test_the_client_declining_is_not_permitted_whatever_the_reason() -> None:
 
 
 def test_the_freelancer_withdrawing_an_offer_is_not_permitted_whatever_the_reason() -> None:
-    # API.md §6.30
+    # docs/rules.md#contracts
     contract = offered()
     command = EndContract(contract_id=1, reason=TOO_LONG)
     error = refused(contract, lambda: contract.end(FREELANCER, command))
@@ -145,7 +146,7 @@ def test_cannot_fund_out_of_order_from_the_start() -> None:
 
 
 def test_submitting_while_a_refund_is_pending_is_refund_pending() -> None:
-    # API.md §1: while a refund is pending the freelancer cannot submit.
+    # docs/concepts.md: while a refund is pending the freelancer cannot submit.
     contract = with_first_milestone(MilestoneStatus.FUNDED)
     request_refund(contract)
     error = refused(
@@ -156,7 +157,7 @@ def test_submitting_while_a_refund_is_pending_is_refund_pending() -> None:
 
 
 def test_opening_a_dispute_while_a_refund_is_pending_is_refund_pending() -> None:
-    # API.md §6.34
+    # docs/concepts.md#disputes
     contract = with_first_milestone(MilestoneStatus.FUNDED)
     request_refund(contract)
     command = OpenDispute(milestone_id=1, reason="No")

@@ -1,5 +1,6 @@
 """Deadlines: the review window, refund answers, and the automatic steps they cause
-(API.md §1, §6.12, §6.33, §6.34). An automatic step has no actor."""
+(docs/concepts.md, docs/concepts.md#refunds, docs/concepts.md#deadlines, docs/concepts.md#disputes).
+An automatic step has no actor."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_a_revision_request_stops_the_clock_and_a_resubmission_starts_a_new_wind
 
 
 def test_a_pending_refund_pauses_the_clock_and_a_decline_resumes_the_time_left() -> None:
-    # API.md §6.12
+    # docs/concepts.md#refunds
     contract = with_first_milestone(MilestoneStatus.SUBMITTED)
     contract.now += timedelta(days=4)
     refund = request_refund(contract)
@@ -54,7 +55,7 @@ def test_a_pending_refund_pauses_the_clock_and_a_decline_resumes_the_time_left()
 
 
 def test_a_withdrawn_dispute_gives_back_the_review_time_left() -> None:
-    # API.md §6.34
+    # docs/concepts.md#disputes
     contract = with_first_milestone(MilestoneStatus.SUBMITTED)
     contract.now += timedelta(days=4)
     dispute = open_dispute(contract, by=FREELANCER)
@@ -99,7 +100,7 @@ def test_nothing_is_released_before_the_window_closes() -> None:
 
 
 def test_an_automatic_release_is_capped_at_the_remaining_escrow() -> None:
-    # API.md §1: the requested amount, capped at the milestone's remaining escrow.
+    # docs/concepts.md: the requested amount, capped at the milestone's remaining escrow.
     contract = active()
     fund(contract)
     submit(contract, 1, "150.00")

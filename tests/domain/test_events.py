@@ -1,4 +1,4 @@
-"""What a contract records about its state changes (API.md §4, §6.19)."""
+"""What a contract records about its state changes (schema.graphql, docs/concepts.md#events)."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_withdrawing_a_funded_offer_refunds_the_milestone_then_ends() -> None:
 
 
 def test_an_approved_refund_with_a_rest_tells_approval_refund_then_release() -> None:
-    # API.md §6.19
+    # docs/concepts.md#events
     contract = with_first_milestone(MilestoneStatus.SUBMITTED)
     moved = answer_refund(contract, request_refund(contract, 1, "30.00"), approve=True)
     assert [(e.type, e.amount, e.actor_id) for e in moved.events] == [
@@ -99,7 +99,7 @@ def test_an_approved_refund_with_a_rest_tells_approval_refund_then_release() -> 
 
 
 def test_a_dispute_split_tells_each_direction() -> None:
-    # API.md §6.13: each direction has its own event and entry.
+    # docs/concepts.md#disputes: each direction has its own event and entry.
     contract = with_first_milestone(MilestoneStatus.FUNDED)
     dispute = open_dispute(contract)
     moved = step(
@@ -119,7 +119,7 @@ def test_a_dispute_split_tells_each_direction() -> None:
 
 
 def test_ending_withdraws_a_pending_change_request_before_ending() -> None:
-    # API.md §6.34
+    # docs/concepts.md#disputes
     contract = active()
     propose_changes(contract, FREELANCER)
     moved = end(contract, CLIENT)
@@ -130,7 +130,8 @@ def test_ending_withdraws_a_pending_change_request_before_ending() -> None:
 
 
 def test_completing_a_piece_rate_milestone_records_an_event() -> None:
-    # API.md §6.19: one event per state change. Completing moves the milestone from FUNDED
+    # docs/concepts.md#events: one event per state change. Completing moves the milestone from
+    # FUNDED
     # to RELEASED or CANCELLED, so subscribers must hear of it.
     contract = with_first_milestone(MilestoneStatus.FUNDED, piece_rate=True)
     moved = step(contract, lambda: contract.complete(CLIENT, 1))

@@ -1,4 +1,5 @@
-"""Escrow invariants after every step of any sequence of actions (API.md §6.1).
+"""Escrow invariants after every step of any sequence of actions
+(docs/concepts.md#escrow-funding-and-rollover).
 
 Hypothesis drives a contract through random actions by random people with random amounts.
 After every accepted step the builders' `assert_invariants` holds (totalFunded = totalReleased
@@ -222,7 +223,7 @@ def test_the_escrow_invariants_hold_after_every_step(
         if ledger.total_released == 0:
             assert ledger.fee_outstanding(EntryKind.INITIATION_FEE) == 0
     if closed_from_offer:
-        # API.md §1: a declined or withdrawn offer refunds everything, fees included.
+        # docs/concepts.md: a declined or withdrawn offer refunds everything, fees included.
         assert balances(contract.entries) == dict.fromkeys(Account, 0)
 
 

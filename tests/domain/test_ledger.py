@@ -143,7 +143,7 @@ def test_the_running_totals_agree_with_the_escrow_balance(recorded: list[Entry])
 
 
 def test_the_escrow_totals_count_funding_release_and_refund_only() -> None:
-    # API.md §6.2
+    # docs/concepts.md#the-ledger
     totals = LedgerTotals.empty()
     for made in [
         Entry(EntryKind.FUNDING, 100_00),

@@ -1,4 +1,5 @@
-"""Money at the edge: strict parsing, formatting, fees and percentages (API.md §3, §6.7, §6.40)."""
+"""Money at the edge: strict parsing, formatting, fees and percentages (docs/concepts.md#money,
+docs/rules.md#milestone-fields, docs/concepts.md#fees)."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def test_zero_is_not_an_amount(text: str) -> None:
 
 
 def test_zero_is_accepted_where_it_is_allowed() -> None:
-    # A part of a dispute split may be zero (API.md §3).
+    # A part of a dispute split may be zero (docs/concepts.md#money).
     assert parse_amount("0.00", allow_zero=True) == 0
 
 
@@ -164,7 +165,7 @@ def test_whitespace_around_any_amount_is_refused(value: int, space: str, where: 
     "text", ["\u0661\u0660\u0660", "\uff11\uff10\uff10.\uff10\uff10", "\u0967\u0968.\u096b\u0966"]
 )
 def test_digits_other_than_ascii_are_refused(text: str) -> None:
-    # "Parse strictly: refuse rather than round" (STYLE.md); a Decimal is "25.00" (API.md §3).
+    # Parsed strictly, refused rather than rounded; a Decimal is "25.00" (docs/concepts.md#money).
     assert refusal(text).code is ErrorCode.INVALID_AMOUNT
 
 
@@ -231,12 +232,12 @@ def test_a_fee_is_never_more_than_the_amount(amount: int, bps: int) -> None:
 
 
 def test_three_percent_of_fifty_cents_is_two_cents() -> None:
-    # API.md §6.40
+    # docs/concepts.md#fees
     assert fee(50, 300) == 2
 
 
 def test_the_fee_examples_of_the_product_contract() -> None:
-    # API.md §6.3: 3 % of 100.00 is 3.00; §1: 10 % service fee.
+    # docs/concepts.md#fees: 3 % of 100.00 is 3.00; §1: 10 % service fee.
     assert fee(100_00, 300) == 3_00
     assert fee(60_00, 1000) == 6_00
     assert fee(1, 300) == 0
@@ -256,7 +257,8 @@ def test_a_percentage_is_read_as_basis_points(text: str, bps: int) -> None:
 def test_a_percentage_outside_0_to_100_or_with_more_than_two_decimals_is_refused(
     text: str,
 ) -> None:
-    # Settings turn these into a message naming the setting (API.md §5); the domain refuses
+    # Settings turn these into a message naming the setting (docs/settings.md#settings); the domain
+    # refuses
     # with ValueError, or decimal's InvalidOperation (an ArithmeticError) for a non-number.
     with pytest.raises((ValueError, ArithmeticError)):
         parse_percent(text)
@@ -269,7 +271,7 @@ def test_a_formatted_percentage_reads_back_the_same(bps: int) -> None:
 
 
 def test_a_percentage_is_written_with_two_decimals() -> None:
-    # API.md §6.6: fee percentages are Decimal strings such as "3.00".
+    # docs/concepts.md#fees: fee percentages are Decimal strings such as "3.00".
     assert format_percent(300) == "3.00"
     assert format_percent(250) == "2.50"
 

@@ -1,4 +1,4 @@
-"""Money through escrow, with the examples of API.md §1 and §6.
+"""Money through escrow, with the examples of docs/concepts.md and docs/rules.md.
 
 Every step goes through the builders, which check after it that totalFunded = totalReleased +
 totalRefunded + held, that held and available are never negative, and that no milestone has
@@ -51,7 +51,7 @@ from tests.domain.builders import (
 
 
 def test_funding_charges_the_amount_the_processing_fee_and_the_initiation_fee() -> None:
-    # API.md §6.3: funding 100.00 charges 100.00 + 3.00 + 4.95.
+    # docs/concepts.md#fees: funding 100.00 charges 100.00 + 3.00 + 4.95.
     contract = active("100.00", "50.00")
     moved = fund(contract)
     assert lines(moved.entries) == tally(
@@ -81,7 +81,7 @@ def test_funding_the_first_milestone_of_an_offer_charges_the_initiation_fee_once
 
 
 def test_a_processing_fee_rounds_half_up_to_the_cent() -> None:
-    # API.md §6.40: 3 % of 0.50 is 0.02. 40.00 rolls over, so funding 40.50 charges 0.50.
+    # docs/concepts.md#fees: 3 % of 0.50 is 0.02. 40.00 rolls over, so funding 40.50 charges 0.50.
     contract = active("100.00", "40.50")
     fund(contract)
     release(contract, 1, "60.00")
@@ -108,7 +108,7 @@ def test_a_partial_release_leaves_the_rest_available() -> None:
 
 
 def test_the_next_funding_uses_available_escrow_first_and_charges_the_difference() -> None:
-    # API.md §6.2: with rollover, FUNDING is only the charged difference.
+    # docs/concepts.md#the-ledger: with rollover, FUNDING is only the charged difference.
     contract = active("100.00", "50.00")
     fund(contract)
     release(contract, 1, "60.00")
@@ -136,7 +136,8 @@ def test_no_funding_entry_when_available_escrow_covers_the_milestone() -> None:
 
 
 def test_releasing_more_than_funded_charges_the_difference_then_releases_the_whole() -> None:
-    # API.md §6.4: a FUNDING with its PROCESSING_FEE, then one RELEASE of the whole amount.
+    # docs/concepts.md#release: a FUNDING with its PROCESSING_FEE, then one RELEASE of the whole
+    # amount.
     contract = active("100.00", "50.00")
     fund(contract)
     moved = release(contract, 1, "150.00")
@@ -190,7 +191,7 @@ def test_a_release_too_small_for_a_service_fee_records_no_fee() -> None:
 
 
 def test_a_release_of_submitted_work_defaults_to_the_requested_amount() -> None:
-    # API.md §6.11
+    # docs/concepts.md#release
     contract = active()
     fund(contract)
     submit(contract, 1, "80.00")
@@ -255,7 +256,8 @@ def test_a_bonus_bypasses_escrow_with_both_fees() -> None:
 
 
 def test_a_bonus_is_not_a_release_for_the_initiation_fee() -> None:
-    # API.md §6.5: the initiation fee is refunded when no RELEASE was written; a bonus is not.
+    # docs/concepts.md#fees: the initiation fee is refunded when no RELEASE was written; a bonus is
+    # not.
     contract = with_first_milestone(MilestoneStatus.FUNDED)
     pay_bonus(contract, "25.00")
     moved = end(contract, FREELANCER)
@@ -274,7 +276,7 @@ def test_a_bonus_needs_an_amount() -> None:
 
 
 def test_declining_an_offer_refunds_the_escrow_and_every_fee() -> None:
-    # API.md §1, §6.5, §6.9
+    # docs/concepts.md, docs/concepts.md#fees, docs/concepts.md#ending-a-contract
     contract = offered()
     fund(contract)
     moved = decline(contract, "Busy")
@@ -294,7 +296,7 @@ def test_declining_an_offer_refunds_the_escrow_and_every_fee() -> None:
 
 
 def test_withdrawing_an_offer_refunds_the_escrow_and_every_fee() -> None:
-    # API.md §6.8: endContract on an OFFERED contract is always allowed.
+    # docs/concepts.md#ending-a-contract: endContract on an OFFERED contract is always allowed.
     contract = offered()
     fund(contract)
     moved = end(contract, CLIENT)
@@ -319,7 +321,7 @@ def test_declining_an_unfunded_offer_moves_no_money_and_cancels_every_milestone(
 
 
 def test_the_freelancer_ending_refunds_the_escrow_and_the_initiation_fee_only() -> None:
-    # API.md §6.5: processing fees are refunded only for a declined or withdrawn offer.
+    # docs/concepts.md#fees: processing fees are refunded only for a declined or withdrawn offer.
     contract = with_first_milestone(MilestoneStatus.FUNDED)
     moved = end(contract, FREELANCER)
     assert lines(moved.entries) == tally(("REFUND", 100_00), ("FEE_REFUND INITIATION_FEE", 4_95))
@@ -369,7 +371,7 @@ def test_ending_a_contract_never_funded_moves_no_money() -> None:
 
 @pytest.mark.parametrize("status", [MilestoneStatus.FUNDED, MilestoneStatus.REVISION_REQUESTED])
 def test_the_client_cannot_end_with_a_funded_milestone(status: MilestoneStatus) -> None:
-    # API.md §1: release it or request a refund first.
+    # docs/concepts.md: release it or request a refund first.
     contract = with_first_milestone(status)
     error = refused(contract, lambda: contract.end(CLIENT, EndContract(contract_id=1)))
     assert error.code is ErrorCode.ACTIVE_MILESTONE_FUNDED
@@ -380,7 +382,7 @@ def test_the_client_cannot_end_with_a_funded_milestone(status: MilestoneStatus) 
 def test_no_one_may_end_while_a_milestone_is_submitted_or_disputed(
     status: MilestoneStatus, actor: Actor
 ) -> None:
-    # API.md §6.10: INVALID_STATE, checked before ACTIVE_MILESTONE_FUNDED.
+    # docs/concepts.md#ending-a-contract: INVALID_STATE, checked before ACTIVE_MILESTONE_FUNDED.
     contract = with_first_milestone(status)
     error = refused(contract, lambda: contract.end(actor, EndContract(contract_id=1)))
     assert error.code is ErrorCode.INVALID_STATE
@@ -414,7 +416,7 @@ def test_ending_on_release_after_every_other_milestone_is_done() -> None:
 
 
 def test_cannot_end_on_release_while_unfunded_milestones_remain() -> None:
-    # API.md §6.11
+    # docs/concepts.md#release
     contract = with_first_milestone(MilestoneStatus.SUBMITTED)
     command = ReleaseMilestone(milestone_id=1, end_contract=True)
     error = refused(contract, lambda: contract.release(CLIENT, command))
@@ -493,7 +495,7 @@ def test_a_dispute_split_must_add_up_to_the_escrow() -> None:
 
 
 def test_the_service_fee_applies_to_the_freelancers_part_of_a_split() -> None:
-    # API.md §6.13
+    # docs/concepts.md#disputes
     contract = with_first_milestone(MilestoneStatus.SUBMITTED)
     dispute = open_dispute(contract, by=FREELANCER)
     moved = step(
@@ -508,7 +510,7 @@ def test_the_service_fee_applies_to_the_freelancers_part_of_a_split() -> None:
 
 
 def test_a_refund_request_no_longer_pending_cannot_be_answered() -> None:
-    # API.md §6.16
+    # docs/rules.md#milestones
     contract = with_first_milestone(MilestoneStatus.FUNDED)
     refund = request_refund(contract, 1, "10.00")
     answer_refund(contract, refund, approve=False)

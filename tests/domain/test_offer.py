@@ -115,7 +115,8 @@ def test_the_minimum_follows_the_policy() -> None:
 def test_a_malformed_milestone_amount_is_invalid_amount_and_not_also_too_small(
     amount: str,
 ) -> None:
-    # API.md §6.7: INVALID_AMOUNT first; AMOUNT_TOO_SMALL only for a well-formed amount.
+    # docs/rules.md#milestone-fields: INVALID_AMOUNT first; AMOUNT_TOO_SMALL only for a well-formed
+    # amount.
     problems = problems_of(milestones=[dict(title="A", amount=amount)])
     assert problems == {(ErrorCode.INVALID_AMOUNT, ("milestones", "0", "amount"))}
 
@@ -127,7 +128,7 @@ def test_a_piece_rate_milestone_amounts_to_unit_price_times_max_units() -> None:
 
 
 def test_a_piece_rate_milestone_with_a_different_amount_is_invalid_input() -> None:
-    # API.md §6.15
+    # docs/concepts.md#piece-rate-milestones
     draft = dict(title="Pages", amount="25.00", unit_price="2.50", max_units=8)
     assert problems_of(milestones=[draft]) == {
         (ErrorCode.INVALID_INPUT, ("milestones", "0", "amount"))
@@ -135,7 +136,8 @@ def test_a_piece_rate_milestone_with_a_different_amount_is_invalid_input() -> No
 
 
 def test_a_piece_rate_milestone_below_the_minimum_is_amount_too_small() -> None:
-    # API.md §6.7: unitPrice x maxUnits counts; the unit price itself has no minimum.
+    # docs/rules.md#milestone-fields: unitPrice x maxUnits counts; the unit price itself has no
+    # minimum.
     draft = dict(title="Words", unit_price="0.10", max_units=40)
     assert problems_of(milestones=[draft]) == {
         (ErrorCode.AMOUNT_TOO_SMALL, ("milestones", "0", "amount"))

@@ -1,4 +1,5 @@
-"""Piece-rate milestones: paid per unit delivered (API.md §1, §6.11, §6.15, §6.35).
+"""Piece-rate milestones: paid per unit delivered (docs/concepts.md, docs/concepts.md#release,
+docs/concepts.md#piece-rate-milestones).
 
 Milestone 1 of `piece_rate_offer` is 10 units of 10.00 (100.00 funded).
 """
@@ -107,7 +108,7 @@ def test_the_milestone_is_released_once_every_unit_is_paid() -> None:
 
 
 def test_a_piece_rate_release_amount_must_equal_the_units_delivered() -> None:
-    # API.md §6.35
+    # docs/concepts.md#piece-rate-milestones
     contract = funded_piece_rate()
     submit(contract, units=3)
     command = ReleaseMilestone(milestone_id=1, amount=40_00)
@@ -116,7 +117,7 @@ def test_a_piece_rate_release_amount_must_equal_the_units_delivered() -> None:
 
 
 def test_a_piece_rate_milestone_is_released_only_for_submitted_units() -> None:
-    # API.md §6.35: a release needs the milestone SUBMITTED.
+    # docs/concepts.md#piece-rate-milestones: a release needs the milestone SUBMITTED.
     contract = funded_piece_rate()
     error = refused(contract, lambda: contract.release(CLIENT, ReleaseMilestone(milestone_id=1)))
     assert error.code is ErrorCode.INVALID_STATE
@@ -143,7 +144,7 @@ def test_completing_before_any_unit_cancels_it_and_makes_the_escrow_available() 
 
 
 def test_an_approved_refund_of_a_piece_rate_milestone_makes_the_rest_available() -> None:
-    # API.md §6.35: units not delivered are not paid.
+    # docs/concepts.md#piece-rate-milestones: units not delivered are not paid.
     contract = funded_piece_rate()
     submit(contract, units=2)
     release(contract)

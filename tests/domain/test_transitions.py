@@ -45,7 +45,8 @@ from tests.domain.builders import (
 _M = MilestoneStatus
 WORKING = {_M.FUNDED, _M.SUBMITTED, _M.REVISION_REQUESTED}
 
-# API.md §1, §6.16: the statuses each milestone action starts from, written out again.
+# docs/concepts.md, docs/rules.md#milestones: the statuses each milestone action starts from,
+# written out again.
 EXPECTED_TRANSITIONS = {
     Action.FUND: {_M.NOT_FUNDED},
     Action.SUBMIT: {_M.FUNDED, _M.REVISION_REQUESTED},
@@ -63,7 +64,7 @@ STATUS_AFTER = {
     Action.COMPLETE: _M.CANCELLED,  # no unit was paid
 }
 
-# API.md §1, §6.30: who may take each action. None: either party.
+# docs/concepts.md, docs/rules.md#contracts: who may take each action. None: either party.
 EXPECTED_PERMISSIONS = {
     Action.ACCEPT: Role.FREELANCER,
     Action.DECLINE: Role.FREELANCER,
@@ -126,7 +127,7 @@ def test_the_rules_table_names_the_status_each_action_leads_to() -> None:
 
 
 def test_only_a_working_milestone_is_completed() -> None:
-    # API.md §6.16: nothing but the dispute's own actions on a DISPUTED milestone.
+    # docs/rules.md#milestones: nothing but the dispute's own actions on a DISPUTED milestone.
     assert set(TRANSITIONS[Action.COMPLETE]) <= WORKING
 
 
@@ -170,7 +171,8 @@ def test_a_piece_rate_milestone_is_completed_exactly_from_the_statuses_in_the_ta
 
 @pytest.mark.parametrize("status", sorted(WORKING), ids=_id)
 def test_a_fixed_price_milestone_cannot_be_completed(status: MilestoneStatus) -> None:
-    # API.md §6.15: completeMilestone is piece-rate only, INVALID_STATE otherwise.
+    # docs/concepts.md#piece-rate-milestones: completeMilestone is piece-rate only, INVALID_STATE
+    # otherwise.
     contract = with_first_milestone(status)
     error = refused(contract, lambda: attempt(contract, Action.COMPLETE, CLIENT))
     assert error.code is ErrorCode.INVALID_STATE

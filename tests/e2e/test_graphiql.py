@@ -2,6 +2,10 @@
 
 Uses Debian's Chromium (`apt-get install chromium`), never a browser downloaded by Playwright.
 Without it the test is skipped, except in CI (`CI=true`), where it fails.
+
+GraphiQL parses the query editor's text 100 ms after each change; a run within those 100 ms
+used to act on the previous parse. The tests that reproduce that change the text and run in
+one JavaScript task, so no parse can come in between whatever the machine's speed.
 """
 
 from __future__ import annotations
@@ -10,9 +14,12 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Request, WebSocket, expect, sync_playwright
 
@@ -32,6 +39,27 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 15_000
+
+QUERY_EDITOR = ".graphiql-query-editor"
+HEADERS_EDITOR = ".graphiql-editor-tool .graphiql-editor:not(.hidden)"
+RESULT = ".result-window"
+
+# Sets the query editor's text, then runs it at once: by Ctrl-Enter in the editor, with the
+# cursor at `cursor` (an index into the text), or by a click on the run button.
+TYPE_AND_RUN = """([selector, text, cursor, how]) => {
+    const editor = document.querySelector(selector + " .CodeMirror").CodeMirror;
+    editor.setValue(text);
+    if (how === "ctrl-enter") {
+        editor.focus();
+        editor.setCursor(editor.posFromIndex(cursor));
+        editor.triggerOnKeyDown({
+            type: "keydown", keyCode: 13, ctrlKey: true, altKey: false, shiftKey: false,
+            metaKey: false, preventDefault() {}, stopPropagation() {},
+        });
+    } else {
+        document.querySelector("button.graphiql-execute-button").click();
+    }
+}"""
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +85,70 @@ def browser(chromium: Path) -> Iterator[Browser]:
             browser.close()
 
 
+@dataclass
+class Session:
+    """One GraphiQL page and what it did: requests, sockets and frames sent, errors."""
+
+    page: Page
+    requests: list[Request] = field(default_factory=list)
+    sockets: list[WebSocket] = field(default_factory=list)
+    frames_sent: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
+
+    def posts(self) -> list[dict[str, Any]]:
+        """The bodies POSTed to the endpoint."""
+        return [
+            json.loads(r.post_data or "null")
+            for r in self.requests
+            if r.method == "POST" and urlsplit(r.url).path == "/graphql"
+        ]
+
+    def on_socket(self, socket: WebSocket) -> None:
+        self.sockets.append(socket)
+        socket.on("framesent", lambda payload: self.frames_sent.append(str(payload)))
+
+
+@pytest.fixture
+def graphiql(chromium: Path, browser: Browser, live_server: LiveServer) -> Iterator[Session]:
+    """GraphiQL opened and rendered; on a failure, a screenshot and the server's log.
+
+    Asked for before `live_server`, and `chromium` first: without Chromium a test is skipped
+    before any server starts."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    session = Session(page)
+    page.on("request", lambda request: session.requests.append(request))
+    page.on("websocket", session.on_socket)
+    page.on("pageerror", lambda error: session.page_errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            session.csp_violations.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    try:
+        response = page.goto(f"{live_server.base_url}/graphql")
+        assert response is not None and response.ok
+        assert "text/html" in response.headers["content-type"]
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        # The editor is up once GraphiQL has rendered; the schema comes by introspection.
+        page.locator(f"{QUERY_EDITOR} .CodeMirror").wait_for(state="visible")
+        yield session
+    except Exception:
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(live_server.log.parent / "graphiql-failure.png"))
+        print(live_server.log_tail())
+        raise
+    finally:
+        context.close()
+    assert not session.page_errors, session.page_errors
+    assert not session.csp_violations, session.csp_violations  # GraphiQL needs nothing else
+
+
 def set_editor(page: Page, selector: str, text: str) -> None:
     """Replace the whole text of the CodeMirror 5 editor inside `selector`."""
     editor = page.locator(f"{selector} .CodeMirror").first
@@ -65,8 +157,7 @@ def set_editor(page: Page, selector: str, text: str) -> None:
 
 
 def wait_until_parsed(page: Page, selector: str) -> None:
-    """Wait for GraphiQL to parse the editor's text: it does so 100 ms after a change, and until
-    then it would run the previous text's operation name."""
+    """Wait for GraphiQL to parse the editor's text, as a user who pauses before running."""
     editor = page.locator(f"{selector} .CodeMirror").first.element_handle()
     page.wait_for_function(
         """element => {
@@ -85,77 +176,175 @@ def editor_text(page: Page, selector: str) -> str:
     return text
 
 
+def set_headers(page: Page, headers: dict[str, str]) -> None:
+    page.get_by_role("button", name="Headers", exact=True).click()
+    assert "Authorization" in editor_text(page, HEADERS_EDITOR)  # the default text
+    set_editor(page, HEADERS_EDITOR, json.dumps(headers, indent=2))
+
+
+def type_and_run(page: Page, text: str, how: str, cursor: int = 0) -> None:
+    page.evaluate(TYPE_AND_RUN, [QUERY_EDITOR, text, cursor, how])
+
+
+def result_when(page: Page, expected: str) -> Any:
+    """The result pane's JSON, once it shows `expected`."""
+    expect(page.locator(RESULT)).to_contain_text(expected, timeout=TIMEOUT_MS)
+    return json.loads(editor_text(page, RESULT))
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 def test_graphiql_runs_a_query_with_the_header_editor_token(
-    chromium: Path, live_server: LiveServer, browser: Browser
+    graphiql: Session, live_server: LiveServer
 ) -> None:
+    page = graphiql.page
     origin = urlsplit(live_server.base_url)
-    requests: list[Request] = []
-    sockets: list[WebSocket] = []
-    page_errors: list[str] = []
-    csp_violations: list[str] = []
-    headers = {"Authorization": f"Bearer {live_server.client_token}"}
+    headers = bearer(live_server.client_token)
+    set_headers(page, headers)
+    set_editor(page, QUERY_EDITOR, "{ viewer { name } }")
+    wait_until_parsed(page, QUERY_EDITOR)
+    page.locator("button.graphiql-execute-button").click()
 
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.on("request", lambda request: requests.append(request))
-    page.on("websocket", lambda socket: sockets.append(socket))
-    page.on("pageerror", lambda error: page_errors.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            csp_violations.append(message.text)
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    try:
-        response = page.goto(f"{live_server.base_url}/graphql")
-        assert response is not None and response.ok
-        assert "text/html" in response.headers["content-type"]
-        assert "script-src 'self'" in response.headers["content-security-policy"]
-
-        # The editor is up once GraphiQL has rendered; the schema comes by introspection.
-        page.locator(".graphiql-query-editor .CodeMirror").wait_for(state="visible")
-
-        headers_editor = ".graphiql-editor-tool .graphiql-editor:not(.hidden)"
-        page.get_by_role("button", name="Headers", exact=True).click()
-        assert "Authorization" in editor_text(page, headers_editor)  # the default text
-        set_editor(page, headers_editor, json.dumps(headers, indent=2))
-
-        set_editor(page, ".graphiql-query-editor", "{ viewer { name } }")
-        wait_until_parsed(page, ".graphiql-query-editor")
-        page.locator("button.graphiql-execute-button").click()
-
-        expect(page.locator(".result-window")).to_contain_text("Carol Client", timeout=TIMEOUT_MS)
-        result = json.loads(editor_text(page, ".result-window"))
-        assert result == {"data": {"viewer": {"name": "Carol Client"}}}
-    except Exception:
-        with contextlib.suppress(Exception):
-            page.screenshot(path=str(live_server.log.parent / "graphiql-failure.png"))
-        print(live_server.log_tail())
-        raise
-    finally:
-        context.close()
-
-    assert not page_errors, page_errors
-    assert not csp_violations, csp_violations  # the policy lets GraphiQL do all it needs
+    result = result_when(page, "Carol Client")
+    assert result == {"data": {"viewer": {"name": "Carol Client"}}}
 
     # The query went by POST with the editor's token.
-    posts = [r for r in requests if r.method == "POST" and r.url.endswith("/graphql")]
-    assert any(
-        "viewer" in (r.post_data or "")
-        and r.headers.get("authorization") == headers["Authorization"]
-        for r in posts
-    ), [(r.url, r.post_data) for r in posts]
+    posts = [
+        r
+        for r in graphiql.requests
+        if r.method == "POST" and r.url.endswith("/graphql") and "viewer" in (r.post_data or "")
+    ]
+    assert any(r.headers.get("authorization") == headers["Authorization"] for r in posts)
 
     # Nothing left the machine: every request went to the server under test.
-    assert requests
+    assert graphiql.requests
     strays = [
         r.url
-        for r in requests
+        for r in graphiql.requests
         if not (r.url.startswith(f"{live_server.base_url}/") or r.url.startswith("data:"))
     ]
     assert not strays, strays
     local_ws = (f"ws://{origin.netloc}/", f"wss://{origin.netloc}/")
-    assert all(s.url.startswith(local_ws) for s in sockets), [s.url for s in sockets]
+    assert all(s.url.startswith(local_ws) for s in graphiql.sockets), graphiql.sockets
+
+
+TWO_OPERATIONS = "query First { viewer { name } }\n\nquery Second { viewer { email } }\n"
+
+
+@pytest.mark.parametrize(
+    ("how", "text", "cursor", "operation", "data"),
+    [
+        # The default text's operation is `Viewer`: renamed, then run at once.
+        ("ctrl-enter", "query Me { viewer { name } }", 0, "Me", {"name": "Carol Client"}),
+        ("button", "query Me { viewer { name } }", 0, "Me", {"name": "Carol Client"}),
+        # Ctrl-Enter runs the operation under the cursor.
+        (
+            "ctrl-enter",
+            TWO_OPERATIONS,
+            TWO_OPERATIONS.index("Second"),
+            "Second",
+            {"email": "client@example.com"},
+        ),
+        # The button runs the operation in the selected one's place (there was one: the first).
+        ("button", TWO_OPERATIONS, 0, "First", {"name": "Carol Client"}),
+    ],
+    ids=["renamed-ctrl-enter", "renamed-button", "two-ctrl-enter", "two-button"],
+)
+def test_running_right_after_typing_runs_the_operation_in_the_editor(
+    graphiql: Session,
+    live_server: LiveServer,
+    how: str,
+    text: str,
+    cursor: int,
+    operation: str,
+    data: dict[str, str],
+) -> None:
+    page = graphiql.page
+    set_headers(page, bearer(live_server.client_token))
+    wait_until_parsed(page, QUERY_EDITOR)  # the default text, with its operation `Viewer`
+
+    type_and_run(page, text, how, cursor)
+
+    assert result_when(page, "viewer") == {"data": {"viewer": data}}
+    sent = graphiql.posts()[-1]
+    assert (sent["query"], sent["operationName"]) == (text, operation)
+
+
+def demo_contract(live_server: LiveServer) -> str:
+    answer = httpx.post(
+        f"{live_server.base_url}/graphql",
+        json={"query": "{ contracts(first: 1) { edges { node { id } } } }"},
+        headers=bearer(live_server.client_token),
+        timeout=10,
+    ).json()
+    contract_id: str = answer["data"]["contracts"]["edges"][0]["node"]["id"]
+    return contract_id
+
+
+def test_a_subscription_pasted_and_run_at_once_goes_over_the_websocket(
+    graphiql: Session, live_server: LiveServer
+) -> None:
+    page = graphiql.page
+    set_headers(page, bearer(live_server.client_token))
+    wait_until_parsed(page, QUERY_EDITOR)
+    subscription = (
+        f'subscription {{ contractEvents(contractId: "{demo_contract(live_server)}", '
+        "afterSequence: 0) { sequence } }"
+    )
+
+    type_and_run(page, subscription, "button")
+
+    # The stored events come first: the pane shows one of them.
+    result = result_when(page, "sequence")
+    assert result["data"]["contractEvents"]["sequence"] >= 1, result
+    assert subscription not in [p["query"] for p in graphiql.posts()]
+    subscribes = [json.loads(f) for f in graphiql.frames_sent if '"subscribe"' in f]
+    assert [s["payload"]["query"] for s in subscribes] == [subscription]
+    page.locator("button.graphiql-execute-button").click()  # stops the subscription
+
+
+def test_a_subscription_refused_for_a_bad_token_shows_the_server_message(
+    graphiql: Session, live_server: LiveServer
+) -> None:
+    page = graphiql.page
+    set_headers(page, bearer("mse_not_a_token"))
+    set_editor(page, QUERY_EDITOR, "subscription { milestoneUpdated { status } }")
+    wait_until_parsed(page, QUERY_EDITOR)
+    page.locator("button.graphiql-execute-button").click()
+
+    result = result_when(page, "errors")
+    assert result == {
+        "errors": [
+            {"message": "A valid bearer token is required", "extensions": {"closeCode": 4403}}
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ("none", "The server could not be reached (Failed to fetch)"),
+        ("html", "HTTP 502 Bad Gateway: <h1>Bad Gateway</h1>"),
+    ],
+)
+def test_a_query_without_a_graphql_answer_shows_why_without_a_stack(
+    graphiql: Session, answer: str, message: str
+) -> None:
+    """What a proxy in front of the server may do: drop the request, or answer in HTML."""
+    page = graphiql.page
+    if answer == "none":
+        page.route("**/graphql", lambda route: route.abort())
+    else:
+        page.route(
+            "**/graphql",
+            lambda route: route.fulfill(
+                status=502, content_type="text/html", body="<h1>Bad Gateway</h1>"
+            ),
+        )
+    set_editor(page, QUERY_EDITOR, "{ viewer { name } }")
+    wait_until_parsed(page, QUERY_EDITOR)
+    page.locator("button.graphiql-execute-button").click()
+
+    assert result_when(page, "errors") == {"errors": [{"message": message}]}

@@ -155,7 +155,8 @@ async def test_a_token_sent_only_as_an_http_header_is_not_enough(demo: Demo) -> 
 
 
 async def test_keep_alive_on_the_legacy_protocol_is_a_ka_right_after_the_ack(demo: Demo) -> None:
-    """Strawberry sends `ka` at once after `connection_ack`, then every 15 s (not waited for)."""
+    """Strawberry sends `ka` at once after `connection_ack`, then every WS_KEEP_ALIVE_INTERVAL
+    (15 s here, not waited for; test_sockets.py waits for several at a shorter interval)."""
     async with raw_socket(demo.server, LEGACY_WS) as socket:
         assert socket.subprotocol == LEGACY_WS
         auth = {"Authorization": f"Bearer {demo.client_token}"}
@@ -165,8 +166,8 @@ async def test_keep_alive_on_the_legacy_protocol_is_a_ka_right_after_the_ack(dem
 
 
 async def test_keep_alive_on_graphql_transport_ws_is_ping_and_pong(demo: Demo) -> None:
-    """graphql-transport-ws has no `ka`: the server answers a `ping` with a `pong` (the server
-    itself sends no application-level pings; uvicorn pings at the WebSocket level every 20 s)."""
+    """graphql-transport-ws has no `ka`: the server answers a client's `ping` with a `pong` (its
+    own pings, every WS_KEEP_ALIVE_INTERVAL, are tested in test_sockets.py)."""
     async with raw_socket(demo.server, TRANSPORT_WS) as socket:
         assert socket.subprotocol == TRANSPORT_WS
         auth = {"Authorization": f"Bearer {demo.client_token}"}

@@ -1,7 +1,8 @@
 """The books as the database holds them, and the invariants they must always satisfy.
 
 `snapshot()` reads every row that a contract's money and state live in; `check_books()` asserts
-the ledger rules of API.md §6.1-6.5 and §6.19 on it. Both are shared by the stateful ledger test
+the ledger rules of docs/concepts.md#the-ledger, docs/concepts.md#events on it. Both are shared by
+the stateful ledger test
 and the concurrency tests, so whatever the order of steps, the same books are checked.
 """
 

@@ -43,6 +43,6 @@ async def deal(runtime: Runtime, people: People) -> Deal:
 async def books_stay_right(db: None, runtime: Runtime) -> AsyncIterator[None]:
     """The ledger invariants of tests/services/books.py, checked after the test (a piece-rate
     milestone completed before any payment is CANCELLED with escrow that was funded,
-    API.md §6.35, and books.py knows it)."""
+    docs/concepts.md#piece-rate-milestones, and books.py knows it)."""
     yield
     await books_ok(runtime)

@@ -1,4 +1,4 @@
-"""Milestone change requests through the services (API.md §1 "Change requests", §6.17-6.18,
+"""Milestone change requests through the services (docs/concepts.md#change-requests,
 §6.28, §6.30, §6.34).
 
 After acceptance, milestones change only through a change request: a batch of ADD, UPDATE,

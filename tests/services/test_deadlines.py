@@ -1,4 +1,6 @@
-"""Deadlines: automatic release of unreviewed work (API.md §1 "Submit", §5, §6.33).
+"""Deadlines: automatic release of unreviewed work
+(docs/concepts.md#the-review-clock-and-automatic-release, docs/settings.md#settings,
+docs/concepts.md#deadlines).
 
 `run_due` is the scheduler's pass. A deadline that has passed also takes effect before any
 later action on the contract, even if no scheduler ran; and however many schedulers run at

@@ -1,4 +1,5 @@
-"""Disputes through the services (API.md §1 "Disputes", §3 idempotency, §6.13, §6.16, §6.34).
+"""Disputes through the services (docs/concepts.md#disputes, docs/rules.md#idempotency-keys,
+docs/rules.md#milestones).
 
 Either party opens a dispute on the active milestone, which freezes it; the opener may
 withdraw it; an admin resolves it by splitting the remaining escrow.

@@ -1,4 +1,5 @@
-"""Idempotency keys at the service level (API.md §3, §6.16, §6.27, §6.37).
+"""Idempotency keys at the service level (docs/concepts.md#money, docs/rules.md#milestones,
+docs/rules.md#idempotency-keys).
 
 A retry by the same user with the same key and input returns the first outcome (refusals
 included) and moves no money again; the same key with any other input is

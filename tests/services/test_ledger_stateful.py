@@ -1,4 +1,5 @@
-"""Random sequences of use cases keep the books right (API.md §1, §6.1-6.5, §6.12-6.19, §6.27,
+"""Random sequences of use cases keep the books right (docs/concepts.md,
+docs/concepts.md#the-ledger, docs/rules.md#milestones, docs/rules.md#idempotency-keys,
 §6.33-6.35).
 
 A Hypothesis state machine creates contracts (fixed-price and piece-rate milestones) and drives

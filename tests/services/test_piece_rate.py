@@ -1,4 +1,5 @@
-"""Piece-rate milestones through the services (API.md §1 "Piece-rate", §6.7, §6.11, §6.15,
+"""Piece-rate milestones through the services (docs/concepts.md#piece-rate-milestones,
+docs/rules.md#milestone-fields, docs/concepts.md#release,
 §6.35).
 
 A piece-rate milestone funds `unitPrice x maxUnits`; the freelancer submits units, each

@@ -25,7 +25,6 @@ from app.domain import commands
 from app.domain.commands import NewMilestone
 from app.domain.permissions import Actor
 from app.graphql.ids import encode_id
-from app.services import accounts
 from app.services import contracts as services
 from app.services.runtime import Runtime
 from tests.api.client import Api
@@ -142,9 +141,9 @@ def counting_checkouts() -> Iterator[list[str]]:
 
 
 @pytest.fixture
-def principals_held(monkeypatch: pytest.MonkeyPatch) -> None:
+def principals_held(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """The tokens looked up during the test stay known to the process until it ends."""
-    monkeypatch.setattr(accounts, "principals", accounts.Principals(clock=lambda: 0.0))
+    monkeypatch.setattr(runtime.principals, "clock", lambda: 0.0)
 
 
 async def statements_of(api: Api, token: str, query: str, variables: dict[str, Any]) -> list[str]:

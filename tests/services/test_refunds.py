@@ -1,4 +1,5 @@
-"""Refund requests through the services (API.md §1 "Refunds", §6.12-6.14, §6.19, §6.33-6.34).
+"""Refund requests through the services (docs/concepts.md#refunds, docs/concepts.md#events,
+docs/concepts.md#deadlines).
 
 The client asks for an active milestone's escrow back, whole or in part; the freelancer
 approves or declines within the refund window, or the request counts as approved.

@@ -10,8 +10,7 @@ standard executor answers it, errors included, exactly as without this extension
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
@@ -21,7 +20,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from app.graphql.compiled.plan import NotCovered, compile_query
+from app.graphql.compiled.objects import Kept, flags
+from app.graphql.compiled.plan import compile_query
 from app.graphql.compiled.run import Fallback, Run
 from app.graphql.compiled.write import Prepared, prepare
 from app.graphql.context import Context
@@ -36,32 +36,18 @@ class Plans:
     None for a shape the planner does not cover."""
 
     def __init__(self, maxsize: int = PLANS_KEPT) -> None:
-        self.maxsize = maxsize
-        self.plans: OrderedDict[Hashable, Prepared | None] = OrderedDict()
+        self.kept: Kept[Prepared] = Kept(maxsize)
 
     def plan(self, context: ExecutionContext, variables: VariableValues) -> Prepared | None:
-        given = variables.coerced.items()
-        flags = tuple(sorted((k, v) for k, v in given if isinstance(v, bool)))
-        key = (context.query, context.operation_name, flags)
-        if key in self.plans:
-            self.plans.move_to_end(key)
-            return self.plans[key]
-        assert context.graphql_document is not None
-        try:
-            plan: Prepared | None = prepare(
-                compile_query(
-                    context.schema._schema,
-                    context.graphql_document,
-                    context.operation_name,
-                    variables,
-                )
-            )
-        except NotCovered:
-            plan = None
-        self.plans[key] = plan
-        if len(self.plans) > self.maxsize:
-            self.plans.popitem(last=False)
-        return plan
+        document = context.graphql_document
+        assert document is not None
+        key = (context.query, context.operation_name, flags(variables))
+        return self.kept.plan(
+            key,
+            lambda: prepare(
+                compile_query(context.schema._schema, document, context.operation_name, variables)
+            ),
+        )
 
 
 def _coerced(context: ExecutionContext) -> VariableValues | None:

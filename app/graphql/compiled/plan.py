@@ -88,7 +88,10 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class _Compiler:
+class Compiler:
+    """Selections compiled into fields, with the document's fragments and the request's
+    variables (for `@skip`/`@include`)."""
+
     schema: GraphQLSchema
     fragments: Mapping[str, FragmentDefinitionNode]
     variables: VariableValues
@@ -208,7 +211,7 @@ def compile_query(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    compiler = _Compiler(schema, fragments, variables)
+    compiler = Compiler(schema, fragments, variables)
     root = schema.query_type
     assert root is not None
     grouped: dict[str, list[FieldNode]] = {}
@@ -225,7 +228,7 @@ def compile_query(
     return Plan(tuple(fields))
 
 
-def _root(compiler: _Compiler, key: str, nodes: list[FieldNode], definition: GraphQLField) -> Field:
+def _root(compiler: Compiler, key: str, nodes: list[FieldNode], definition: GraphQLField) -> Field:
     """A root field; `node` with a selection for each of `NODE_TYPES`."""
     name = nodes[0].name.value
     types = NODE_TYPES if name == "node" else (get_named_type(definition.type).name,)

@@ -4,10 +4,11 @@ parents at once (`app.services.read_rows`), then the response is written directl
 The root fields ask the read side what the standard resolvers ask it (the caller's own
 contracts; a contract, or a milestone's contract, by id through `reads.can_see`; the caller;
 for `node(id)` one of those or a user, by the id's type), so the viewer sees the same rows. Each
-loader reads only the fields the plan needs of its rows (`columns`). A page size or cursor the
-standard path refuses, an object count past `max_objects`, a row that is not where the standard
-path would find it, a `node` of another type: each raises `Fallback`, and the standard executor
-answers."""
+loader reads only the fields the plan needs of its rows (`columns`). A page other than a
+connection's first (`after`, `last`, `before`), an object count past `max_objects`, a row that
+is not where the standard path would find it, a `node` of another type: each raises `Fallback`,
+and the standard executor answers. Every statement of a run goes through one pooled connection
+(`read_rows.one_connection`)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,6 @@ from app.graphql.enums import ContractStatus, Role
 from app.graphql.ids import decode_any, decode_id
 from app.graphql.leaf_types import shows_private
 from app.graphql.pagination import (
-    after_contract,
-    after_entry,
-    after_event,
     contracts_cursor,
     entries_cursor,
     events_cursor,
@@ -47,15 +45,27 @@ class Fallback(Exception):
 
 
 def _connection(rows: list[Row], cursor: Callable[[Row], str], has_next: bool, total: int) -> Row:
+    """A first page (no `after`, `last` or `before`: see `_first_page`), so there is no
+    previous page."""
     edges = [{"cursor": cursor(row), "node": row} for row in rows]
     return {
         "edges": edges,
         "page_info": {
             "has_next_page": has_next,
+            "has_previous_page": False,
+            "start_cursor": edges[0]["cursor"] if edges else None,
             "end_cursor": edges[-1]["cursor"] if edges else None,
         },
         "total_count": total,
     }
+
+
+def _first_page(args: Mapping[str, Any]) -> int:
+    """The size of a connection's first page; another page is the standard path's (its
+    `hasPreviousPage` needs a look before the cursor)."""
+    if any(args.get(name) is not None for name in ("after", "last", "before")):
+        raise Fallback("not a first page")
+    return page_size(args.get("first"))
 
 
 EnumT = TypeVar("EnumT", bound=enum.Enum)
@@ -106,19 +116,9 @@ class Run:
         self.columns = prepared.columns
         self.principal = await self.context.require()
         roots: list[tuple[Field, Row | None, Write | None]] = []
-        for field in plan.fields:
-            row, write, selection = None, prepared.writers.get(field.key), field.selection
-            if field.variants:
-                variant, row = await self.node(field)
-                write, selection = (
-                    prepared.variants[field.key].get(variant),
-                    dict(field.variants).get(variant, ()),
-                )
-            elif field.kind is Kind.RELATION:
-                row = await self.root(field)
-            if row is not None:
-                await self.load(selection, [row])
-            roots.append((field, row, write))
+        async with read_rows.one_connection():
+            for field in plan.fields:
+                roots.append(await self.rows(prepared, field))
         data: dict[str, Any] = {}
         for field, row, write in roots:
             if field.kind is Kind.TYPENAME:
@@ -128,6 +128,23 @@ class Run:
         if self.max_objects is not None and self.objects > self.max_objects:
             raise Fallback("too many objects")
         return data
+
+    async def rows(
+        self, prepared: Prepared, field: Field
+    ) -> tuple[Field, Row | None, Write | None]:
+        """A root field's row, with everything below it loaded, and its writer."""
+        row, write, selection = None, prepared.writers.get(field.key), field.selection
+        if field.variants:
+            variant, row = await self.node(field)
+            write, selection = (
+                prepared.variants[field.key].get(variant),
+                dict(field.variants).get(variant, ()),
+            )
+        elif field.kind is Kind.RELATION:
+            row = await self.root(field)
+        if row is not None:
+            await self.load(selection, [row])
+        return field, row, write
 
     async def root(self, field: Field) -> Row | None:
         assert self.principal is not None
@@ -144,8 +161,7 @@ class Run:
             return await self.visible_milestone(decode_id(args["id"], "Milestone"))
         page = await read_rows.contracts_page(
             actor,
-            first=page_size(args.get("first")),
-            after=after_contract(args.get("after")),
+            first=_first_page(args),
             status=_enum(ContractStatus, args.get("status")),
             role=_enum(Role, args.get("role")),
             fields=self.fields("contracts_page"),
@@ -216,8 +232,7 @@ class Run:
         return cached
 
     async def _contracts(self, keys: set[int]) -> dict[int, Row]:
-        records = await reads.contracts_by_id(list(keys))
-        return {r.id: vars(r) for r in records if r is not None}
+        return await read_rows.contracts(keys)
 
     async def _users(self, keys: set[int]) -> dict[int, Row]:
         return await read_rows.users(keys, self.fields("users"))
@@ -249,20 +264,12 @@ class Run:
         """A connection of the contract's ledger entries or events, by the field's arguments."""
         assert field.relation is not None
         args = self.arguments(field)
-        first, after, loader = (
-            page_size(args.get("first")),
-            args.get("after"),
-            field.relation.loader,
-        )
+        first, loader = _first_page(args), field.relation.loader
         fields = self.fields(loader)
         if loader == "events":
-            events = await read_rows.events_page(
-                contract_id, first=first, after=after_event(after), fields=fields
-            )
+            events = await read_rows.events_page(contract_id, first=first, fields=fields)
             return _connection(events.rows, _event_cursor, events.has_next, events.total)
-        entries = await read_rows.entries_page(
-            contract_id, first=first, after=after_entry(after), fields=fields
-        )
+        entries = await read_rows.entries_page(contract_id, first=first, fields=fields)
         return _connection(entries.rows, _entry_cursor, entries.has_next, entries.total)
 
     def children(self, field: Field, row: Row) -> Iterable[Row]:

@@ -5,7 +5,11 @@
  * Subscriptions: a graphql-ws client (protocol graphql-transport-ws) on the same path, whose
  * connection_init payload (connectionParams) is the headers of the header editor, so
  * {"Authorization": "Bearer <token>"} authenticates subscriptions too. One client per set of
- * headers: changing the headers opens a new connection.
+ * headers: changing the headers opens a new connection. A refused subscription shows the
+ * server's message, as a GraphQL response.
+ *
+ * Which operation runs, and so which of the two carries it, is read from the text being run:
+ * GraphiQL's own parse of the editor may be up to 100 ms old.
  *
  * Needs the globals React, ReactDOM, GraphiQL and graphqlWs (loaded before this file).
  */
@@ -48,19 +52,63 @@
     return result;
   }
 
-  function isSubscription(documentAST, operationName) {
-    if (!documentAST || !documentAST.definitions) return false;
-    var operations = documentAST.definitions.filter(function (d) {
+  function operationsOf(documentAST) {
+    return documentAST.definitions.filter(function (d) {
       return d.kind === "OperationDefinition";
     });
-    var chosen = operationName
-      ? operations.filter(function (d) {
-          return d.name && d.name.value === operationName;
-        })[0]
-      : operations.length === 1
-        ? operations[0]
-        : undefined;
-    return Boolean(chosen && chosen.operation === "subscription");
+  }
+
+  function named(operations, name) {
+    return operations.filter(function (d) {
+      return d.name && d.name.value === name;
+    })[0];
+  }
+
+  /* The query editor, for its cursor (only the open tab's editor is in the page). */
+  function queryEditor() {
+    var element = document.querySelector(".graphiql-query-editor .CodeMirror");
+    return element ? element.CodeMirror : null;
+  }
+
+  /*
+   * The operation to run, taken from the text being sent. GraphiQL parses the editor 100 ms
+   * after each change, and a run within those 100 ms comes with the previous text's operation
+   * name and document. The choice is the one GraphiQL makes on a fresh parse: Ctrl-Enter in the
+   * query editor runs the operation under the cursor; else the selected operation if it is
+   * still there, else the one in its place (it was renamed), else the first.
+   */
+  function currentOperation(query, operationName, staleAST) {
+    var operations;
+    try {
+      operations = operationsOf(GraphiQL.GraphQL.parse(query));
+    } catch (e) {
+      return null; /* the server answers the syntax error */
+    }
+    var editor = queryEditor();
+    if (editor && editor.hasFocus()) {
+      var at = editor.indexFromPos(editor.getCursor());
+      var underCursor = operations.filter(function (d) {
+        return d.loc.start <= at && at <= d.loc.end;
+      })[0];
+      if (underCursor) return underCursor;
+    }
+    var stale = staleAST ? operationsOf(staleAST) : [];
+    return (
+      named(operations, operationName) ||
+      operations[stale.indexOf(named(stale, operationName))] ||
+      operations[0] ||
+      null
+    );
+  }
+
+  /*
+   * What went wrong, as a GraphQL response: GraphiQL shows that as it is, where it would show
+   * an Error with its JavaScript stack.
+   */
+  function failed(message, extensions) {
+    var error = { message: message };
+    if (extensions) error.extensions = extensions;
+    return { errors: [error] };
   }
 
   function httpFetch(params, headers) {
@@ -76,15 +124,20 @@
       headers: requestHeaders,
       body: JSON.stringify(params),
       credentials: "same-origin",
-    }).then(function (response) {
-      return response.text().then(function (text) {
-        try {
-          return JSON.parse(text);
-        } catch (e) {
-          throw new Error("HTTP " + response.status + " " + response.statusText + ": " + text);
-        }
-      });
-    });
+    }).then(
+      function (response) {
+        return response.text().then(function (text) {
+          try {
+            return JSON.parse(text);
+          } catch (e) {
+            return failed("HTTP " + response.status + " " + response.statusText + ": " + text);
+          }
+        });
+      },
+      function (error) {
+        return failed("The server could not be reached (" + error.message + ")");
+      }
+    );
   }
 
   var ws = { key: null, client: null };
@@ -103,16 +156,14 @@
     return ws.client;
   }
 
-  /* A CloseEvent (or anything else) as an Error that GraphiQL can show. */
-  function asError(error) {
-    if (error instanceof Error) return error;
+  /* A subscription's failure: the server's errors, or the reason it closed the socket with. */
+  function subscriptionFailure(error) {
     if (Array.isArray(error)) return { errors: error };
     if (error && typeof error.code === "number") {
-      return new Error(
-        "WebSocket closed with code " + error.code + (error.reason ? ": " + error.reason : "")
-      );
+      var reason = error.reason || "The WebSocket closed with code " + error.code;
+      return failed(reason, { closeCode: error.code });
     }
-    return new Error("WebSocket error (is the server reachable?)");
+    return failed(error instanceof Error ? error.message : "WebSocket error (is the server up?)");
   }
 
   function wsSubscribe(params, headers) {
@@ -124,12 +175,8 @@
             observer.next(value);
           },
           error: function (error) {
-            var err = asError(error);
-            if (err instanceof Error) observer.error(err);
-            else {
-              observer.next(err);
-              observer.complete();
-            }
+            observer.next(subscriptionFailure(error));
+            observer.complete();
           },
           complete: function () {
             observer.complete();
@@ -142,10 +189,18 @@
 
   function fetcher(params, options) {
     var headers = cleanHeaders(options && options.headers);
-    if (isSubscription(options && options.documentAST, params.operationName)) {
-      return wsSubscribe(params, headers);
+    var operation = currentOperation(
+      params.query,
+      params.operationName,
+      options && options.documentAST
+    );
+    var request = Object.assign({}, params, {
+      operationName: operation && operation.name ? operation.name.value : undefined,
+    });
+    if (operation && operation.operation === "subscription") {
+      return wsSubscribe(request, headers);
     }
-    return httpFetch(params, headers);
+    return httpFetch(request, headers);
   }
 
   window.graphiqlFetcher = fetcher; /* for debugging from the console */
