@@ -22,7 +22,14 @@ from app.settings import Settings
 
 def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Runtime:
     bus: Bus = PostgresBus(settings.DATABASE_URL) if settings.is_postgres else LocalBus()
-    return Runtime(policy=settings.policy, secret_key=settings.SECRET_KEY, clock=clock, bus=bus)
+    return Runtime(
+        policy=settings.policy,
+        secret_key=settings.SECRET_KEY,
+        clock=clock,
+        bus=bus,
+        emails=settings.smtp is not None,
+        webhook_allow_loopback=settings.WEBHOOK_ALLOW_LOOPBACK,
+    )
 
 
 @asynccontextmanager

@@ -36,7 +36,11 @@ def serve(args: argparse.Namespace) -> int:
     settings = _settings(**overrides)
     asyncio.run(_migrate(settings))
     print(f"Serving GraphQL on http://{settings.HOST}:{settings.PORT}/graphql", flush=True)
-    app = create_app(settings)
+    if args.no_jobs:
+        print("Jobs are off here: run `python -m app run-jobs`.", flush=True)
+    else:
+        _say_if_email_is_off(settings)
+    app = create_app(settings, jobs=not args.no_jobs)
     # Long-lived objects (the app, the schema) leave the collector's young generations, and
     # collections run less often: fan-out to many subscribers allocates many short-lived ones.
     gc.freeze()
@@ -56,6 +60,13 @@ def serve(args: argparse.Namespace) -> int:
         lifespan="on",
     )
     return 0
+
+
+def _say_if_email_is_off(settings: Settings) -> None:
+    from app.services.workers import EMAIL_OFF
+
+    if settings.smtp is None:
+        print(EMAIL_OFF, flush=True)
 
 
 def migrate(args: argparse.Namespace) -> int:
@@ -101,20 +112,27 @@ def seed_demo(args: argparse.Namespace) -> int:
 
 
 def run_jobs(args: argparse.Namespace) -> int:
-    from app.services.deadlines import run_due, run_forever
+    from app.graphql.ids import encode_id
+    from app.services.workers import Jobs, run_forever, run_once
 
     settings = _settings()
     runtime = bootstrap(settings)
+    jobs = Jobs.of(settings, runtime, encode_id)
 
     async def run() -> None:
         await _migrate(settings)
         async with started(settings, runtime, listen=False):
             if args.once:
-                print(f"Deadlines applied on {await run_due(runtime)} contract(s).")
+                print(await run_once(jobs))
             else:
-                print(f"Running deadlines every {settings.JOBS_INTERVAL}; Ctrl+C stops.")
-                await run_forever(runtime, settings.JOBS_INTERVAL)
+                print(
+                    f"Running deadlines and reminders every {settings.JOBS_INTERVAL}, the "
+                    "outbox every second; Ctrl+C stops.",
+                    flush=True,
+                )
+                await run_forever(jobs)
 
+    _say_if_email_is_off(settings)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
     return 0
@@ -134,6 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve_parser = commands.add_parser("serve", help="migrate, then serve GraphQL")
     serve_parser.add_argument("--host")
     serve_parser.add_argument("--port", type=int)
+    serve_parser.add_argument(
+        "--no-jobs",
+        action="store_true",
+        help="no deadlines, reminders, e-mails or webhooks here (run-jobs sends them)",
+    )
     serve_parser.set_defaults(run=serve)
     commands.add_parser("migrate", help="apply migrations").set_defaults(run=migrate)
     commands.add_parser("seed-demo", help="load demo users and contracts").set_defaults(
@@ -148,7 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     user_parser.add_argument("--password", required=True)
     user_parser.add_argument("--admin", action="store_true")
     user_parser.set_defaults(run=create_user)
-    jobs_parser = commands.add_parser("run-jobs", help="apply deadlines (auto-release, refunds)")
+    jobs_parser = commands.add_parser(
+        "run-jobs", help="apply deadlines, send reminders, e-mails and webhooks"
+    )
     jobs_parser.add_argument("--once", action="store_true", help="one pass, then exit")
     jobs_parser.set_defaults(run=run_jobs)
     export_parser = commands.add_parser("export-schema", help="write schema.graphql")

@@ -18,11 +18,13 @@ from tortoise import Tortoise
 
 from app.bootstrap import bootstrap, started
 from app.graphql.context import Safeguards
+from app.graphql.ids import encode_id
 from app.graphql.limits import Limits
 from app.graphql.schema import build_schema
-from app.services.deadlines import run_forever
+from app.services.outbox import Tally, oldest_pending
 from app.services.runtime import Runtime
 from app.services.token_watch import TokenWatch
+from app.services.workers import Jobs, run_forever
 from app.settings import Settings
 from app.web.body import BodySizeLimitMiddleware
 from app.web.cors import cors_middleware
@@ -34,10 +36,15 @@ from app.web.security import SecurityHeadersMiddleware
 
 
 def create_app(
-    settings: Settings, *, runtime: Runtime | None = None, database: bool = True
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    database: bool = True,
+    jobs: bool = True,
 ) -> Starlette:
-    """The whole server. With `database=True` it opens the database and runs the deadline
-    scheduler for its lifetime; with `False` the caller owns both (tests)."""
+    """The whole server. With `database=True` it opens the database and, with `jobs`, runs the
+    background jobs (app/services/workers.py) for its lifetime; with `False` the caller owns
+    the database (tests). Without `jobs`, `run-jobs` processes do that work."""
     if runtime is None:
         runtime = bootstrap(settings)
     schema = build_schema(
@@ -64,7 +71,8 @@ def create_app(
             rate_limits=rate_limits, tokens=TokenWatch(runtime), session_ttl=settings.SESSION_TTL
         ),
     )
-    metrics = Metrics()
+    tally = Tally()
+    metrics = Metrics(tally, pending=lambda: oldest_pending(runtime))
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -84,7 +92,12 @@ def create_app(
                 return
             print(rate_limits.describe(), flush=True)
             async with started(settings, runtime, listen=True):
-                scheduler = asyncio.create_task(run_forever(runtime, settings.JOBS_INTERVAL))
+                if not jobs:
+                    yield
+                    return
+                scheduler = asyncio.create_task(
+                    run_forever(Jobs.of(settings, runtime, encode_id), tally)
+                )
                 try:
                     yield
                 finally:

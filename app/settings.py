@@ -2,37 +2,29 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import timedelta
 from decimal import InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.domain.durations import parse_duration, parse_durations
 from app.domain.errors import DomainError
 from app.domain.money import MAX_AMOUNT as DEFAULT_MAX_AMOUNT
 from app.domain.money import format_amount, parse_amount, parse_percent
 from app.domain.policy import Policy
+from app.domain.reminders import ReminderOffsets
+from app.notifications.retries import DEFAULT_SCHEDULE, RetrySchedule
+from app.notifications.smtp import SmtpTarget, parse_sender
 
 ENV_FILE = ".env"
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class SettingsError(Exception):
     """A setting that cannot be parsed; the message names it."""
-
-
-def parse_duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    match = _DURATION.match(str(value).strip())
-    if not match:
-        raise ValueError("expected a duration such as 90s, 15m, 2h, 14d or plain seconds")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
 def _number_text(value: Any, example: str) -> str:
@@ -107,6 +99,18 @@ class Settings(BaseSettings):
     MAX_MILESTONES_PER_CONTRACT: int = Field(default=200, ge=1)
     # After the two above, which its check reads.
     MAX_AMOUNT: int = Field(default=format_amount(DEFAULT_MAX_AMOUNT), validate_default=True)
+    SMTP_URL: str | None = None
+    SMTP_FROM: str | None = None
+    REMINDERS_BEFORE_AUTO_RELEASE: Annotated[tuple[timedelta, ...], NoDecode] = (
+        timedelta(hours=72),
+        timedelta(hours=24),
+    )
+    REMINDER_BEFORE_REFUND_RESPONSE: Annotated[tuple[timedelta, ...], NoDecode] = (
+        timedelta(hours=24),
+    )
+    REMINDER_BEFORE_DUE_DATE: Annotated[tuple[timedelta, ...], NoDecode] = (timedelta(hours=24),)
+    WEBHOOK_RETRY_SCHEDULE: str = DEFAULT_SCHEDULE
+    WEBHOOK_ALLOW_LOOPBACK: bool = False
 
     @field_validator(
         "AUTO_RELEASE_AFTER",
@@ -157,6 +161,38 @@ class Settings(BaseSettings):
             stripped = (item.rstrip("/") for item in stripped)
         return tuple(item for item in stripped if item)
 
+    @field_validator("SMTP_URL", "SMTP_FROM")
+    @classmethod
+    def _smtp(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if info.field_name == "SMTP_URL":
+            SmtpTarget.parse(value)
+            return value.strip()
+        return parse_sender(value)
+
+    @model_validator(mode="after")
+    def _smtp_sender(self) -> Settings:
+        if self.SMTP_URL is not None and self.SMTP_FROM is None:
+            raise ValueError("SMTP_FROM: the sender address is required when SMTP_URL is set")
+        return self
+
+    @field_validator(
+        "REMINDERS_BEFORE_AUTO_RELEASE",
+        "REMINDER_BEFORE_REFUND_RESPONSE",
+        "REMINDER_BEFORE_DUE_DATE",
+        mode="before",
+    )
+    @classmethod
+    def _offsets(cls, value: Any) -> tuple[timedelta, ...]:
+        return parse_durations(value)
+
+    @field_validator("WEBHOOK_RETRY_SCHEDULE")
+    @classmethod
+    def _retry_schedule(cls, value: str) -> str:
+        RetrySchedule.parse(value)
+        return value.strip()
+
     @field_validator("REDIS_URL")
     @classmethod
     def _redis(cls, value: str | None) -> str | None:
@@ -178,6 +214,23 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.DATABASE_URL.startswith("postgres://")
+
+    @property
+    def smtp(self) -> SmtpTarget | None:
+        """Where e-mail goes; None: e-mail is off."""
+        return None if self.SMTP_URL is None else SmtpTarget.parse(self.SMTP_URL)
+
+    @property
+    def retry_schedule(self) -> RetrySchedule:
+        return RetrySchedule.parse(self.WEBHOOK_RETRY_SCHEDULE)
+
+    @property
+    def reminder_offsets(self) -> ReminderOffsets:
+        return ReminderOffsets(
+            self.REMINDERS_BEFORE_AUTO_RELEASE,
+            self.REMINDER_BEFORE_REFUND_RESPONSE,
+            self.REMINDER_BEFORE_DUE_DATE,
+        )
 
     @property
     def policy(self) -> Policy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -59,7 +60,38 @@ def test_migrate_then_run_jobs_once(tmp_path: Path) -> None:
     assert run(tmp_path, "migrate").returncode == 0
     result = run(tmp_path, "run-jobs", "--once")
     assert result.returncode == 0, result.stderr
-    assert "Deadlines applied on 0 contract(s)." in result.stdout
+    assert "E-mail is off (SMTP_URL is not set)." in result.stdout
+    assert (
+        "Deadlines applied on 0 contract(s). Reminders sent: 0. "
+        "E-mails and webhook attempts sent: 0." in result.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "says", "never"),
+    [
+        ((), {}, "E-mail is off (SMTP_URL is not set).", "Jobs are off"),
+        (
+            (),
+            {"SMTP_URL": "smtp://127.0.0.1:2525", "SMTP_FROM": "no-reply@escrow.example"},
+            "Serving GraphQL",
+            "E-mail is off",
+        ),
+        (("--no-jobs",), {}, "Jobs are off here: run `python -m app run-jobs`.", "E-mail is off"),
+    ],
+)
+def test_serve_says_at_start_whether_it_sends_email_and_runs_the_jobs(
+    tmp_path: Path, flags: tuple[str, ...], env: dict[str, str], says: str, never: str
+) -> None:
+    # a port already taken: the server says what it would do, then stops
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = run(tmp_path, "serve", "--host", "127.0.0.1", "--port", port, *flags, **env)
+    assert result.returncode != 0
+    assert says in result.stdout
+    assert never not in result.stdout
 
 
 @pytest.mark.parametrize("command", ["migrate", "serve", "seed-demo"])

@@ -128,3 +128,63 @@ def test_a_number_and_its_text_mean_the_same(name: str, given: int, expected: in
 def test_a_money_setting_refuses_floats_and_out_of_range_numbers(name: str, value: object) -> None:
     with pytest.raises(SettingsError, match=name):
         load_settings(**{name: value})
+
+
+def test_notification_settings_have_the_issues_defaults() -> None:
+    settings = load_settings()
+    assert (settings.SMTP_URL, settings.SMTP_FROM, settings.smtp) == (None, None, None)
+    offsets = settings.reminder_offsets
+    assert tuple(offsets.auto_release) == (timedelta(hours=72), timedelta(hours=24))
+    assert tuple(offsets.refund_response) == (timedelta(hours=24),)
+    assert tuple(offsets.due_date) == (timedelta(hours=24),)
+    assert settings.WEBHOOK_RETRY_SCHEDULE == "5s,5m,30m,2h,5h,10h,10h,…"
+    assert settings.WEBHOOK_ALLOW_LOOPBACK is False
+
+
+def test_notification_settings_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMTP_URL", "smtp://mailer:s%40cret@127.0.0.1:8025")
+    monkeypatch.setenv("SMTP_FROM", "Escrow <noreply@escrow.example>")
+    monkeypatch.setenv("REMINDERS_BEFORE_AUTO_RELEASE", "24h, 72h")
+    monkeypatch.setenv("REMINDER_BEFORE_DUE_DATE", "")
+    monkeypatch.setenv("WEBHOOK_RETRY_SCHEDULE", "1s,1s")
+    monkeypatch.setenv("WEBHOOK_ALLOW_LOOPBACK", "true")
+    settings = load_settings()
+    assert settings.smtp is not None
+    assert (settings.smtp.host, settings.smtp.port, settings.smtp.password) == (
+        "127.0.0.1",
+        8025,
+        "s@cret",
+    )
+    assert tuple(settings.reminder_offsets.auto_release) == (
+        timedelta(hours=72),
+        timedelta(hours=24),
+    )
+    assert tuple(settings.reminder_offsets.due_date) == ()
+    assert settings.retry_schedule.wait_after(1, timedelta(0)) == timedelta(seconds=1)
+    assert settings.WEBHOOK_ALLOW_LOOPBACK is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("SMTP_URL", "http://mail.example", "SMTP_URL"),
+        ("SMTP_FROM", "not an address", "SMTP_FROM"),
+        ("REMINDERS_BEFORE_AUTO_RELEASE", "72h,soon", "REMINDERS_BEFORE_AUTO_RELEASE"),
+        ("REMINDER_BEFORE_REFUND_RESPONSE", "0s", "REMINDER_BEFORE_REFUND_RESPONSE"),
+        ("WEBHOOK_RETRY_SCHEDULE", "5s,often", "WEBHOOK_RETRY_SCHEDULE"),
+    ],
+)
+def test_bad_notification_settings_are_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, named: str
+) -> None:
+    if name == "SMTP_FROM":
+        monkeypatch.setenv("SMTP_URL", "smtp://127.0.0.1:8025")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=named):
+        load_settings()
+
+
+def test_an_smtp_url_needs_a_sender(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMTP_URL", "smtp://127.0.0.1:8025")
+    with pytest.raises(SettingsError, match="SMTP_FROM"):
+        load_settings()

@@ -283,3 +283,123 @@ class PersistedQuery(Model):
 
     class Meta:
         table = "persisted_queries"
+
+
+class Notification(Model):
+    """What a person is told, in-app, with the outbox columns of its e-mail.
+
+    The e-mail is owed while `email_due_at` is set and `emailed_at` is not."""
+
+    id = fields.BigIntField(primary_key=True)
+    recipient: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="notifications", on_delete=fields.CASCADE
+    )
+    recipient_id: int
+    type = fields.CharField(max_length=40)
+    title = fields.TextField()  # holds a contract's or milestone's title, of up to 200 itself
+    body = fields.TextField()
+    contract: fields.ForeignKeyNullableRelation[Contract] = fields.ForeignKeyField(
+        "models.Contract", related_name="notifications", null=True, on_delete=fields.CASCADE
+    )
+    contract_id: int | None
+    milestone: fields.ForeignKeyNullableRelation[Milestone] = fields.ForeignKeyField(
+        "models.Milestone", related_name="notifications", null=True, on_delete=fields.SET_NULL
+    )
+    milestone_id: int | None
+    created_at = fields.DatetimeField()
+    read_at = fields.DatetimeField(null=True)
+    email_due_at = fields.DatetimeField(null=True, db_index=True)
+    email_claimed_until = fields.DatetimeField(null=True)
+    email_attempts = fields.IntField(default=0)
+    emailed_at = fields.DatetimeField(null=True)
+    email_error = fields.TextField(null=True)
+
+    class Meta:
+        table = "notifications"
+        indexes = (Index(fields=("recipient_id", "id")),)
+
+
+class NotificationSetting(Model):
+    """A person's choice of e-mail for one notification type (no row: e-mail on)."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="notification_settings", on_delete=fields.CASCADE
+    )
+    user_id: int
+    type = fields.CharField(max_length=40)
+    email = fields.BooleanField()
+
+    class Meta:
+        table = "notification_settings"
+        constraints = (
+            UniqueConstraint(fields=("user_id", "type"), name="notification_setting_unique"),
+        )
+
+
+class WebhookEndpoint(Model):
+    """A partner's URL that receives the events of its owner's contracts.
+
+    `event_types` is "" for every type, else the types as ",A,B," (matched in SQL by LIKE
+    '%,T,%')."""
+
+    id = fields.IntField(primary_key=True)
+    owner: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="webhook_endpoints", on_delete=fields.CASCADE
+    )
+    owner_id: int
+    url = fields.TextField()
+    event_types = fields.TextField()
+    description = fields.TextField()
+    secret = fields.CharField(max_length=100)
+    enabled = fields.BooleanField(default=True)
+    failing_since = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+    deleted = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "webhook_endpoints"
+        indexes = (Index(fields=("owner_id", "id")),)
+
+
+class WebhookDelivery(Model):
+    """One attempt to deliver one message to a webhook endpoint.
+
+    Pending until `attempted_at`; every attempt of a message (retries, redeliveries) has its
+    `message_id` (the webhook-id)."""
+
+    id = fields.BigIntField(primary_key=True)
+    endpoint: fields.ForeignKeyRelation[WebhookEndpoint] = fields.ForeignKeyField(
+        "models.WebhookEndpoint", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    endpoint_id: int
+    contract_id = fields.IntField(null=True)  # with `sequence`, the event; none for a test
+    sequence = fields.IntField(null=True)
+    event_type = fields.CharField(max_length=40)
+    message_id = fields.CharField(max_length=100)
+    attempt = fields.IntField()
+    first_attempt_at = fields.DatetimeField()
+    due_at = fields.DatetimeField()
+    claimed_until = fields.DatetimeField(null=True)
+    attempted_at = fields.DatetimeField(null=True)
+    status_code = fields.IntField(null=True)
+    duration_ms = fields.IntField(null=True)
+    response_excerpt = fields.TextField(null=True)
+    next_retry_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "webhook_deliveries"
+        # the pending ones first (attempted_at NULL), by when they are due: the worker's claim
+        indexes = (Index(fields=("endpoint_id", "id")), Index(fields=("attempted_at", "due_at")))
+
+
+class SentReminder(Model):
+    """A reminder sent, by its key (kind, milestone, deadline, offset): sent exactly once."""
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=200, unique=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "sent_reminders"

@@ -19,6 +19,7 @@ from app.domain.errors import ErrorCode
 from app.domain.events import EventType
 from app.domain.ledger import EntryKind
 from app.domain.milestones import MilestoneStatus, SubmissionStatus
+from app.domain.notifications import NotificationType
 from app.domain.permissions import ContractStatus, Role
 from app.domain.requests import ChangeAction, ChangeRequestStatus, DisputeStatus, RefundStatus
 
@@ -31,6 +32,7 @@ __all__ = [
     "ErrorCode",
     "EventType",
     "MilestoneStatus",
+    "NotificationType",
     "RefundStatus",
     "Role",
     "Scope",
@@ -149,42 +151,60 @@ _register(
         "answer for both).",
     },
 )
+_EVENT_TYPES = {
+    "CONTRACT_OFFERED": "The client created the contract (always sequence 1).",
+    "CONTRACT_ACCEPTED": "The freelancer accepted the offer.",
+    "CONTRACT_DECLINED": "The freelancer declined the offer; `amount` is the available "
+    "escrow refunded, `message` the reason.",
+    "CONTRACT_ENDED": "A party ended the contract or the client withdrew the offer; "
+    "`amount` is the available escrow refunded, `message` the reason.",
+    "MILESTONE_FUNDED": "A milestone was funded; `amount` is all that was allocated to it "
+    "(new money and available escrow).",
+    "MILESTONE_SUBMITTED": "The freelancer submitted work; `amount` is the requested "
+    "amount, `message` the submission's.",
+    "MILESTONE_REVISION_REQUESTED": "The client asked for changes; `message` is the client's.",
+    "MILESTONE_RELEASED": "Money was released to the freelancer (`amount`, gross), or a "
+    "piece-rate milestone was completed (no amount).",
+    "MILESTONE_REFUNDED": "Escrow of a milestone went back to the client (`amount`).",
+    "CHANGE_REQUEST_PROPOSED": "A party proposed changes; `message` is the proposer's.",
+    "CHANGE_REQUEST_ACCEPTED": "The other party accepted the change request.",
+    "CHANGE_REQUEST_DECLINED": "The other party declined the change request; `message` is "
+    "the reason.",
+    "CHANGE_REQUEST_WITHDRAWN": "The proposer, or the contract closing, withdrew the change "
+    "request.",
+    "REFUND_REQUESTED": "The client asked for a refund; `amount` is the amount asked, "
+    "`message` the reason.",
+    "REFUND_APPROVED": "The freelancer approved the refund, or its deadline passed "
+    "(`actor: null`); `amount` is the amount asked.",
+    "REFUND_DECLINED": "The freelancer declined the refund; `message` is the freelancer's.",
+    "DISPUTE_OPENED": "A party opened a dispute; `message` is the reason.",
+    "DISPUTE_RESOLVED": "An admin resolved the dispute; `amount` is the whole split, "
+    "`message` the admin's note.",
+    "DISPUTE_WITHDRAWN": "The party who opened the dispute withdrew it.",
+    "BONUS_PAID": "The client paid a bonus; `amount` is the bonus, `message` the note.",
+}
 _register(
     EventType,
     "ContractEventType",
     "What happened to a contract. An automatic step (a deadline) is the same type with "
     "`actor: null`.",
+    _EVENT_TYPES,
+)
+_register(
+    NotificationType,
+    "NotificationType",
+    "What a notification is about: a contract event of that type (docs/concepts.md, "
+    "Notifications), a reminder before a deadline, or a webhook endpoint disabled.",
     {
-        "CONTRACT_OFFERED": "The client created the contract (always sequence 1).",
-        "CONTRACT_ACCEPTED": "The freelancer accepted the offer.",
-        "CONTRACT_DECLINED": "The freelancer declined the offer; `amount` is the available "
-        "escrow refunded, `message` the reason.",
-        "CONTRACT_ENDED": "A party ended the contract or the client withdrew the offer; "
-        "`amount` is the available escrow refunded, `message` the reason.",
-        "MILESTONE_FUNDED": "A milestone was funded; `amount` is all that was allocated to it "
-        "(new money and available escrow).",
-        "MILESTONE_SUBMITTED": "The freelancer submitted work; `amount` is the requested "
-        "amount, `message` the submission's.",
-        "MILESTONE_REVISION_REQUESTED": "The client asked for changes; `message` is the client's.",
-        "MILESTONE_RELEASED": "Money was released to the freelancer (`amount`, gross), or a "
-        "piece-rate milestone was completed (no amount).",
-        "MILESTONE_REFUNDED": "Escrow of a milestone went back to the client (`amount`).",
-        "CHANGE_REQUEST_PROPOSED": "A party proposed changes; `message` is the proposer's.",
-        "CHANGE_REQUEST_ACCEPTED": "The other party accepted the change request.",
-        "CHANGE_REQUEST_DECLINED": "The other party declined the change request; `message` is "
-        "the reason.",
-        "CHANGE_REQUEST_WITHDRAWN": "The proposer, or the contract closing, withdrew the change "
-        "request.",
-        "REFUND_REQUESTED": "The client asked for a refund; `amount` is the amount asked, "
-        "`message` the reason.",
-        "REFUND_APPROVED": "The freelancer approved the refund, or its deadline passed "
-        "(`actor: null`); `amount` is the amount asked.",
-        "REFUND_DECLINED": "The freelancer declined the refund; `message` is the freelancer's.",
-        "DISPUTE_OPENED": "A party opened a dispute; `message` is the reason.",
-        "DISPUTE_RESOLVED": "An admin resolved the dispute; `amount` is the whole split, "
-        "`message` the admin's note.",
-        "DISPUTE_WITHDRAWN": "The party who opened the dispute withdrew it.",
-        "BONUS_PAID": "The client paid a bonus; `amount` is the bonus, `message` the note.",
+        **{name: f"A contract event: {text}" for name, text in _EVENT_TYPES.items()},
+        "AUTO_RELEASE_REMINDER": "To the client: a submission is released automatically soon "
+        "(`REMINDERS_BEFORE_AUTO_RELEASE` before `autoReleaseAt`).",
+        "REFUND_RESPONSE_REMINDER": "To the freelancer: a refund request counts as approved "
+        "soon (`REMINDER_BEFORE_REFUND_RESPONSE` before `respondBy`).",
+        "DUE_DATE_REMINDER": "To the freelancer: a milestone is due soon "
+        "(`REMINDER_BEFORE_DUE_DATE` before the end of its `dueDate`, UTC).",
+        "WEBHOOK_ENDPOINT_DISABLED": "To its owner: a webhook endpoint failed for 3 days "
+        "and was disabled.",
     },
 )
 _register(

@@ -7,7 +7,7 @@ import binascii
 
 MAX_PK = 2**31 - 1  # integer primary keys
 MAX_BIG_PK = 2**63 - 1
-BIG_PK_TYPES = frozenset({"LedgerEntry", "ContractEvent"})
+BIG_PK_TYPES = frozenset({"LedgerEntry", "ContractEvent", "Notification", "WebhookDelivery"})
 
 
 def encode_id(type_name: str, pk: int) -> str:

@@ -28,17 +28,17 @@ _TEXT = f"at most {MAX_TEXT:,} characters"
 _UNDER_WAY = "`FUNDED`, `SUBMITTED` or `REVISION_REQUESTED`"  # active, not disputed
 
 
-def _optional(description: str) -> Any:
+def optional(description: str) -> Any:
     """An optional input field (null or left out: the default the description states)."""
     return strawberry.field(default=None, description=description)
 
 
 def _text(what: str) -> Any:
-    return _optional(f"{what}; {_TEXT}. Optional.")
+    return optional(f"{what}; {_TEXT}. Optional.")
 
 
 def _idempotency_key() -> Any:
-    return _optional(
+    return optional(
         f"Any string of yours, at most {MAX_KEY_LENGTH} characters, naming this attempt: a "
         "retry with the same key and the same input returns the first result and moves no "
         f"money again (kept {IDEMPOTENCY_KEPT // timedelta(hours=1)} hours); the same key "
@@ -52,7 +52,7 @@ def _amount(what: str) -> Any:
 
 
 def _optional_amount(what: str) -> Any:
-    return _optional(f'{what}. A Decimal string such as "25.00".')
+    return optional(f'{what}. A Decimal string such as "25.00".')
 
 
 def _id(of: str, state: str = "") -> Any:
@@ -112,11 +112,11 @@ class MilestoneInput:
         "Its price, at least `Policy.minimumMilestoneAmount`; required for a fixed-price "
         "milestone, and on a piece-rate one, if given, equal to `unitPrice` times `maxUnits`"
     )
-    due_date: date | None = _optional("When the work is due; informative. Optional.")
+    due_date: date | None = optional("When the work is due; informative. Optional.")
     unit_price: Decimal | None = _optional_amount(
         "A piece-rate milestone's price per unit (with `maxUnits`); null for fixed price"
     )
-    max_units: int | None = _optional(
+    max_units: int | None = optional(
         "The most units a piece-rate milestone pays, at least 1 (with `unitPrice`)."
     )
 
@@ -128,7 +128,7 @@ class CreateContractInput:
     )
     title: str = strawberry.field(description=f"1 to {MAX_TITLE} characters (trimmed).")
     description: str | None = _text("What the contract is about")
-    currency: str | None = _optional(
+    currency: str | None = optional(
         f"The ISO 4217 code of every amount of the contract, one of "
         f"{', '.join(sorted(CURRENCIES))}; USD when left out. Fixed for the contract's life."
     )
@@ -174,7 +174,7 @@ class FundMilestoneInput:
 class SubmitMilestoneInput:
     milestone_id: strawberry.ID = _id("milestone", "`FUNDED` or `REVISION_REQUESTED`")
     message: str | None = _text("A message to the client")
-    attachments: list[str] | None = _optional(
+    attachments: list[str] | None = optional(
         f"Up to {MAX_ATTACHMENTS} absolute http(s) URLs of the work, each at most "
         f"{MAX_URL:,} characters. Optional."
     )
@@ -182,7 +182,7 @@ class SubmitMilestoneInput:
         "What to be paid for it; by default the milestone's `fundedAmount` (piece-rate: must "
         "equal `units` times `unitPrice`)"
     )
-    units: int | None = _optional(
+    units: int | None = optional(
         "Units delivered: required on a piece-rate milestone (1 to the units that remain), "
         "refused on a fixed-price one."
     )
@@ -222,21 +222,21 @@ class CompleteMilestoneInput:
 )
 class MilestoneChangeInput:
     action: ChangeAction = strawberry.field(description="What the change does.")
-    milestone_id: strawberry.ID | None = _optional(
+    milestone_id: strawberry.ID | None = optional(
         "The global id of the `NOT_FUNDED` milestone to update, delete or move; left out for ADD."
     )
-    title: str | None = _optional(f"A new title, 1 to {MAX_TITLE} characters. Optional.")
+    title: str | None = optional(f"A new title, 1 to {MAX_TITLE} characters. Optional.")
     description: str | None = _text("A new description")
     amount: Decimal | None = _optional_amount(
         "A new amount (ADD of a fixed-price milestone: required)"
     )
-    due_date: date | None = _optional("A new due date. Optional.")
-    position: int | None = _optional(
+    due_date: date | None = optional("A new due date. Optional.")
+    position: int | None = optional(
         "Where to insert (ADD; appended when left out) or move to (MOVE: required), from 1; "
         "not at or before an active or finished milestone."
     )
     unit_price: Decimal | None = _optional_amount("A new price per unit (piece-rate)")
-    max_units: int | None = _optional("A new most units (piece-rate), at least 1. Optional.")
+    max_units: int | None = optional("A new most units (piece-rate), at least 1. Optional.")
 
 
 @strawberry.input(description="Changes to an `ACTIVE` contract's future milestones.")

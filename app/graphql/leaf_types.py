@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types.base import StrawberryOptional, get_object_definition
@@ -19,9 +19,16 @@ from app.domain.money import format_amount
 from app.graphql.compiled.relation import private
 from app.graphql.context import Info
 from app.graphql.ids import encode_id
+from app.graphql.pagination import After, Before, First, Last
 from app.graphql.scalars import Decimal
 from app.services.accounts import Principal
 from app.services.records import UserRecord
+
+if TYPE_CHECKING:  # the viewer's own lists: types that build on this module's, read lazily
+    from app.graphql.notifications import NotificationConnection, NotificationSetting
+    from app.graphql.webhooks import WebhookEndpoint
+
+_OWN = "; null on any other user (admins included)."
 
 
 @strawberry.interface(
@@ -125,6 +132,59 @@ class User(Node):
     @private(description="Shown only to the user and to admins; null for others.")
     async def is_admin(self, info: Info) -> bool | None:
         return self._record.is_admin if await self._shown_to_caller(info) else None
+
+    async def _is_viewer(self, info: Info) -> bool:
+        principal = await info.context.principal()
+        return principal is not None and principal.user_id == self._record.id
+
+    @strawberry.field(
+        description="The viewer's notifications, newest first" + _OWN + " Pages forward with "
+        "`first`/`after`, backward with `last`/`before`."
+    )
+    async def notifications(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        unread: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="true: only the unread ones; false: only those read; omitted: all."
+            ),
+        ] = None,
+    ) -> Annotated[NotificationConnection, strawberry.lazy("app.graphql.notifications")] | None:
+        from app.graphql.notifications import own_notifications
+
+        if not await self._is_viewer(info):
+            return None
+        return await own_notifications(self._record.id, first, after, last, before, unread)
+
+    @strawberry.field(description="How many of the viewer's notifications are unread" + _OWN)
+    async def unread_notification_count(self, info: Info) -> int | None:
+        from app.graphql.notifications import unread_count
+
+        return await unread_count(self._record.id) if await self._is_viewer(info) else None
+
+    @strawberry.field(
+        description="Whether the viewer gets each type of notification by e-mail, every type "
+        "in order" + _OWN
+    )
+    async def notification_settings(
+        self, info: Info
+    ) -> list[Annotated[NotificationSetting, strawberry.lazy("app.graphql.notifications")]] | None:
+        from app.graphql.notifications import own_settings
+
+        return await own_settings(self._record.id) if await self._is_viewer(info) else None
+
+    @strawberry.field(description="The viewer's webhook endpoints, oldest first" + _OWN)
+    async def webhook_endpoints(
+        self, info: Info
+    ) -> list[Annotated[WebhookEndpoint, strawberry.lazy("app.graphql.webhooks")]] | None:
+        from app.graphql.webhooks import own_endpoints
+
+        return await own_endpoints(self._record.id) if await self._is_viewer(info) else None
 
 
 async def load_user(info: Info, user_id: int | None) -> User | None:

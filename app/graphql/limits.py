@@ -61,7 +61,9 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.graphql import OperationType
 
 from app.domain.changes import MAX_CHANGES
+from app.domain.events import EventType
 from app.domain.milestones import MAX_SUBMISSIONS
+from app.domain.notifications import NotificationType
 from app.domain.policy import Policy
 from app.domain.requests import MAX_CHANGE_REQUESTS, MAX_REFUND_REQUESTS
 from app.domain.work import MAX_ATTACHMENTS
@@ -69,6 +71,7 @@ from app.graphql.compiled.written import Written
 from app.graphql.errors import graphql_error
 from app.graphql.pagination import DEFAULT_PAGE, MAX_PAGE
 from app.graphql.verdicts import Verdicts
+from app.services.webhooks import MAX_ENDPOINTS
 
 MAX_TOKENS = 10_000
 MAX_QUERY_NODES = 500_000
@@ -92,6 +95,10 @@ def list_sizes(max_milestones: int) -> dict[str, int]:
         "Query.nodes": MAX_PAGE,  # ids per call: queries.MAX_NODES
         "ApiToken.scopes": UNCAPPED_LIST,
         "UserError.field": UNCAPPED_LIST,
+        "User.notificationSettings": len(NotificationType),
+        "UpdateNotificationSettingsPayload.notificationSettings": len(NotificationType),
+        "User.webhookEndpoints": MAX_ENDPOINTS,
+        "WebhookEndpoint.eventTypes": len(EventType),
         "*.userErrors": UNCAPPED_LIST,  # on every payload
     }
 

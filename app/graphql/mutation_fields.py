@@ -87,6 +87,24 @@ class PayloadShape(Protocol[R_contra]):
     async def read(cls, caller: Caller, result: R_contra) -> Self: ...
 
 
+def touched(what: str) -> Any:
+    """A payload's object field, described for the schema."""
+    return strawberry.field(
+        default=None,
+        description=f"The {what}, as it is after the mutation; null when it was refused.",
+    )
+
+
+def user_errors_field() -> Any:
+    """Every payload's `userErrors` field, described for the schema."""
+    return strawberry.field(
+        default_factory=list,
+        description="Why the mutation was refused (all input errors at once; else one), each "
+        "with its code and field; empty when it was done. Refused, it changed nothing (but a "
+        "passed deadline it found, which applies anyway).",
+    )
+
+
 @dataclass(frozen=True)
 class MutationRow(Generic[I, C, R]):
     """One mutation. Its GraphQL name is `name`, its input type `NameInput` (the class given

@@ -1,9 +1,11 @@
-"""Every mutation, one row each: its name and description, its `NameInput` type (inputs.py),
-the command it is read into (`app.domain.commands`, the account ones in
-`app.services.accounts`), the shape of its `NamePayload` type (outcomes.py), the global ids its
-input holds, and the service it calls with the command. How a row runs (credentials, reading
-the command, refusals as userErrors, fresh loaders and the payload read) is
-`mutation_fields.MutationRow`; the rows' order is the schema's."""
+"""Every mutation, one row each: its name and description, its `NameInput` type (inputs.py;
+notice_inputs.py for notifications and webhooks), the command it is read into
+(`app.domain.commands`, the account ones in `app.services.accounts`, the notification and
+webhook ones in `app.graphql.notice_commands`), the shape of its `NamePayload` type
+(outcomes.py; notifications.py, webhooks.py), the global ids its input holds, and the service
+it calls with the command. How a row runs (credentials, reading the command, refusals as
+userErrors, fresh loaders and the payload read) is `mutation_fields.MutationRow`; the rows'
+order is the schema's."""
 
 from __future__ import annotations
 
@@ -37,6 +39,27 @@ from app.graphql.inputs import (
     WithdrawDisputeInput,
 )
 from app.graphql.mutation_fields import MutationRow, anonymous, mutation
+from app.graphql.notice_commands import (
+    CreateWebhookEndpoint,
+    DeleteWebhookEndpoint,
+    MarkNotificationsRead,
+    RedeliverWebhook,
+    RotateWebhookSecret,
+    SendTestWebhook,
+    UpdateNotificationSettings,
+    UpdateWebhookEndpoint,
+)
+from app.graphql.notice_inputs import (
+    CreateWebhookEndpointInput,
+    DeleteWebhookEndpointInput,
+    MarkNotificationsReadInput,
+    RedeliverWebhookInput,
+    RotateWebhookSecretInput,
+    SendTestWebhookInput,
+    UpdateNotificationSettingsInput,
+    UpdateWebhookEndpointInput,
+)
+from app.graphql.notifications import MarkedReadPayload, NotificationSettingsPayload
 from app.graphql.outcomes import (
     ApiTokenPayload,
     AuthPayload,
@@ -47,13 +70,15 @@ from app.graphql.outcomes import (
     MilestonePayload,
     RefundRequestPayload,
 )
-from app.services import accounts, contracts, requests
+from app.graphql.webhooks import DeliveryPayload, IssuedSecretPayload, WebhookEndpointPayload
+from app.services import accounts, contracts, notifications, requests, webhooks
 
 CONTRACT = {"contract_id": GlobalId("Contract")}
 MILESTONE = {"milestone_id": GlobalId("Milestone")}
 CHANGE_REQUEST = {"change_request_id": GlobalId("ChangeRequest")}
 REFUND_REQUEST = {"refund_request_id": GlobalId("RefundRequest")}
 DISPUTE = {"dispute_id": GlobalId("Dispute")}
+ENDPOINT = {"id": GlobalId("WebhookEndpoint", "webhook endpoint")}
 
 MUTATIONS: list[MutationRow[Any, Any, Any]] = [
     # accounts
@@ -271,6 +296,99 @@ MUTATIONS: list[MutationRow[Any, Any, Any]] = [
         DisputePayload,
         lambda c, cmd: requests.resolve_dispute(c.runtime, c.actor, cmd),
         ids=DISPUTE,
+    ),
+    # notifications and webhooks: the viewer's own
+    mutation(
+        "markNotificationsRead",
+        "Mark notifications of the viewer's read: those of `ids`, or `all`.",
+        MarkNotificationsReadInput,
+        MarkNotificationsRead,
+        MarkedReadPayload,
+        lambda c, cmd: notifications.mark_read(
+            c.runtime, c.actor.user_id, ids=cmd.ids, all=cmd.all
+        ),
+        ids={"ids": GlobalId("Notification")},
+    ),
+    mutation(
+        "updateNotificationSettings",
+        "Choose, per type, whether the viewer's notifications are also e-mailed.",
+        UpdateNotificationSettingsInput,
+        UpdateNotificationSettings,
+        NotificationSettingsPayload,
+        lambda c, cmd: notifications.update_notification_settings(
+            c.actor.user_id, {s.type: s.email for s in cmd.settings}
+        ),
+    ),
+    mutation(
+        "createWebhookEndpoint",
+        "Register a webhook endpoint of the viewer's: it receives, signed, the events of every "
+        "contract the viewer is a party to. Its signing secret is in `secret`, shown this once.",
+        CreateWebhookEndpointInput,
+        CreateWebhookEndpoint,
+        IssuedSecretPayload,
+        lambda c, cmd: webhooks.create_endpoint(
+            c.runtime,
+            c.actor,
+            url=cmd.url,
+            event_types=cmd.event_types,
+            description=cmd.description,
+        ),
+    ),
+    mutation(
+        "updateWebhookEndpoint",
+        "Change a webhook endpoint's URL, event types, description or whether it is enabled.",
+        UpdateWebhookEndpointInput,
+        UpdateWebhookEndpoint,
+        WebhookEndpointPayload,
+        lambda c, cmd: webhooks.update_endpoint(
+            c.runtime,
+            c.actor,
+            cmd.id,
+            url=cmd.url,
+            event_types=cmd.event_types,
+            description=cmd.description,
+            enabled=cmd.enabled,
+        ),
+        ids=ENDPOINT,
+    ),
+    mutation(
+        "deleteWebhookEndpoint",
+        "Delete a webhook endpoint: nothing more is delivered to it. Returns it as it was.",
+        DeleteWebhookEndpointInput,
+        DeleteWebhookEndpoint,
+        WebhookEndpointPayload,
+        lambda c, cmd: webhooks.delete_endpoint(c.runtime, c.actor, cmd.id),
+        ids=ENDPOINT,
+    ),
+    mutation(
+        "rotateWebhookSecret",
+        "Replace a webhook endpoint's signing secret: deliveries from now on are signed with "
+        "the new one, in `secret`, shown this once.",
+        RotateWebhookSecretInput,
+        RotateWebhookSecret,
+        IssuedSecretPayload,
+        lambda c, cmd: webhooks.rotate_secret(c.runtime, c.actor, cmd.id),
+        ids=ENDPOINT,
+    ),
+    mutation(
+        "sendTestWebhook",
+        "Queue a test message (`type: WEBHOOK_TEST`) to a webhook endpoint; its delivery is "
+        "listed in `deliveries` like any other.",
+        SendTestWebhookInput,
+        SendTestWebhook,
+        WebhookEndpointPayload,
+        lambda c, cmd: webhooks.send_test(c.runtime, c.actor, cmd.id),
+        ids=ENDPOINT,
+    ),
+    mutation(
+        "redeliverWebhook",
+        "Send a delivery's message again, with the same `webhook-id`, as a new delivery "
+        "(attempt 1, retried on failure like the first).",
+        RedeliverWebhookInput,
+        RedeliverWebhook,
+        DeliveryPayload,
+        lambda c, cmd: webhooks.redeliver(c.runtime, c.actor, cmd.delivery_id),
+        ids={"delivery_id": GlobalId("WebhookDelivery", "webhook delivery")},
     ),
 ]
 

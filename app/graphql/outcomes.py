@@ -9,7 +9,7 @@ Each `NamePayload` type of the schema is a subclass of one of these, made by
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
 import strawberry
 
@@ -17,7 +17,7 @@ from app.graphql.accounts import ApiToken
 from app.graphql.compiled.payloads import outcome_errors
 from app.graphql.errors import UserError
 from app.graphql.leaf_types import User
-from app.graphql.mutation_fields import Caller
+from app.graphql.mutation_fields import Caller, touched, user_errors_field
 from app.graphql.queries import visible_contract, visible_milestone
 from app.graphql.types import ChangeRequest, Contract, Dispute, Milestone, RefundRequest
 from app.services import account_reads, reads
@@ -29,30 +29,12 @@ RecordT = TypeVar("RecordT")
 RequestT = TypeVar("RequestT")
 
 
-def _touched(what: str) -> Any:
-    """A payload's object field, described for the schema."""
-    return strawberry.field(
-        default=None,
-        description=f"The {what}, as it is after the mutation; null when it was refused.",
-    )
-
-
-def _user_errors() -> Any:
-    """Every payload's `userErrors` field, described for the schema."""
-    return strawberry.field(
-        default_factory=list,
-        description="Why the mutation was refused (all input errors at once; else one), each "
-        "with its code and field; empty when it was done. Refused, it changed nothing (but a "
-        "passed deadline it found, which applies anyway).",
-    )
-
-
 @strawberry.type
 class ContractPayload:
     """The shape of every payload that returns the contract it touched."""
 
-    contract: Contract | None = _touched("contract")
-    user_errors: list[UserError] = _user_errors()
+    contract: Contract | None = touched("contract")
+    user_errors: list[UserError] = user_errors_field()
 
     @classmethod
     async def read(cls, caller: Caller, outcome: Outcome) -> Self:
@@ -66,9 +48,9 @@ class ContractPayload:
 class MilestonePayload:
     """The shape of every payload that returns the milestone it touched."""
 
-    milestone: Milestone | None = _touched("milestone")
-    contract: Contract | None = _touched("contract")
-    user_errors: list[UserError] = _user_errors()
+    milestone: Milestone | None = touched("milestone")
+    contract: Contract | None = touched("contract")
+    user_errors: list[UserError] = user_errors_field()
 
     @classmethod
     async def read(cls, caller: Caller, outcome: Outcome) -> Self:
@@ -84,9 +66,9 @@ class MilestonePayload:
 class ChangeRequestPayload:
     """The shape of every change request payload."""
 
-    change_request: ChangeRequest | None = _touched("change request")
-    contract: Contract | None = _touched("contract")
-    user_errors: list[UserError] = _user_errors()
+    change_request: ChangeRequest | None = touched("change request")
+    contract: Contract | None = touched("contract")
+    user_errors: list[UserError] = user_errors_field()
 
     @classmethod
     async def read(cls, caller: Caller, outcome: Outcome) -> Self:
@@ -124,9 +106,9 @@ async def _milestone_and_request(
 class RefundRequestPayload:
     """The shape of every refund payload."""
 
-    refund_request: RefundRequest | None = _touched("refund request")
-    milestone: Milestone | None = _touched("milestone")
-    user_errors: list[UserError] = _user_errors()
+    refund_request: RefundRequest | None = touched("refund request")
+    milestone: Milestone | None = touched("milestone")
+    user_errors: list[UserError] = user_errors_field()
 
     @classmethod
     async def read(cls, caller: Caller, outcome: Outcome) -> Self:
@@ -144,9 +126,9 @@ class RefundRequestPayload:
 class DisputePayload:
     """The shape of every dispute payload."""
 
-    dispute: Dispute | None = _touched("dispute")
-    milestone: Milestone | None = _touched("milestone")
-    user_errors: list[UserError] = _user_errors()
+    dispute: Dispute | None = touched("dispute")
+    milestone: Milestone | None = touched("milestone")
+    user_errors: list[UserError] = user_errors_field()
 
     @classmethod
     async def read(cls, caller: Caller, outcome: Outcome) -> Self:
@@ -160,13 +142,13 @@ class DisputePayload:
 class AuthPayload:
     """The shape of register's and login's payloads: the caller and a session token."""
 
-    user: User | None = _touched("signed-in user")
+    user: User | None = touched("signed-in user")
     token: str | None = strawberry.field(
         default=None,
         description="The session's bearer token, for `Authorization: Bearer <token>` and the "
         "WebSocket `connection_init` payload; it expires after `SESSION_TTL`.",
     )
-    user_errors: list[UserError] = _user_errors()
+    user_errors: list[UserError] = user_errors_field()
 
     @classmethod
     async def read(cls, caller: Caller, session: account_reads.Session) -> Self:
@@ -179,8 +161,8 @@ class IssuedTokenPayload:
     """The shape of createApiToken's payload: the secret, shown once, and the token."""
 
     token: str | None = strawberry.field(default=None, description="The secret; shown once.")
-    api_token: ApiToken | None = _touched("new API token (its id revokes it)")
-    user_errors: list[UserError] = _user_errors()
+    api_token: ApiToken | None = touched("new API token (its id revokes it)")
+    user_errors: list[UserError] = user_errors_field()
 
     @classmethod
     async def read(cls, caller: Caller, issued: IssuedToken) -> Self:
@@ -192,8 +174,8 @@ class IssuedTokenPayload:
 class ApiTokenPayload:
     """The shape of revokeApiToken's payload: the token as it is now."""
 
-    api_token: ApiToken | None = _touched("revoked token")
-    user_errors: list[UserError] = _user_errors()
+    api_token: ApiToken | None = touched("revoked token")
+    user_errors: list[UserError] = user_errors_field()
 
     @classmethod
     async def read(cls, caller: Caller, token: account_reads.RevokedToken) -> Self:

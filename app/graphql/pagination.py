@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
 from app.graphql.errors import ApiError, bad_request
 from app.graphql.ids import MAX_BIG_PK, MAX_PK, decode_cursor, encode_cursor
+from app.services.reads import Page
 from app.services.windows import Key, Window
 
 DEFAULT_PAGE = 20
@@ -85,11 +86,11 @@ class PageInfo:
     )
 
 
-def page_info(cursors: Sequence[str], *, has_next: bool, has_previous: bool) -> PageInfo:
-    """The page info of a page whose edges have these cursors."""
+def page_info(cursors: Sequence[str], page: Page[Any]) -> PageInfo:
+    """The page info of a page of rows whose edges have these cursors."""
     return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=has_previous,
+        has_next_page=page.has_next,
+        has_previous_page=page.has_previous,
         start_cursor=cursors[0] if cursors else None,
         end_cursor=cursors[-1] if cursors else None,
     )
@@ -137,6 +138,14 @@ def entries_cursor(pk: int) -> str:
     return encode_cursor("entries", pk)
 
 
+def notifications_cursor(pk: int) -> str:
+    return encode_cursor("notifications", pk)
+
+
+def deliveries_cursor(pk: int) -> str:
+    return encode_cursor("deliveries", pk)
+
+
 def _keys(after: str, connection: str, count: int) -> list[str]:
     parts = decode_cursor(after)
     if parts is None or len(parts) != count + 1 or parts[0] != connection:
@@ -174,6 +183,16 @@ def after_entry(after: str | None) -> int | None:
     return None if after is None else _number(_keys(after, "entries", 1)[0], MAX_BIG_PK)
 
 
+def after_notification(after: str | None) -> int | None:
+    """The key (id) of a cursor of `User.notifications`."""
+    return None if after is None else _number(_keys(after, "notifications", 1)[0], MAX_BIG_PK)
+
+
+def after_delivery(after: str | None) -> int | None:
+    """The key (id) of a cursor of `WebhookEndpoint.deliveries`."""
+    return None if after is None else _number(_keys(after, "deliveries", 1)[0], MAX_BIG_PK)
+
+
 def _single(key: int | None) -> Key | None:
     return None if key is None else (key,)
 
@@ -194,3 +213,15 @@ def entries_window(
     first: int | None, after: str | None, last: int | None, before: str | None
 ) -> Window:
     return _window(first, after, last, before, lambda cursor: _single(after_entry(cursor)))
+
+
+def notifications_window(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> Window:
+    return _window(first, after, last, before, lambda cursor: _single(after_notification(cursor)))
+
+
+def deliveries_window(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> Window:
+    return _window(first, after, last, before, lambda cursor: _single(after_delivery(cursor)))

@@ -16,6 +16,7 @@ from app.graphql.enums import ContractStatus, Role
 from app.graphql.errors import bad_request
 from app.graphql.ids import decode_any, decode_id
 from app.graphql.leaf_types import Node, User
+from app.graphql.notifications import Notification
 from app.graphql.pagination import (
     MAX_PAGE,
     After,
@@ -41,7 +42,8 @@ from app.graphql.types import (
     load_escrow,
     load_milestone,
 )
-from app.services import account_reads, reads
+from app.graphql.webhooks import WebhookDelivery, WebhookEndpoint
+from app.services import account_reads, notifications, reads, webhooks
 from app.services.records import Owned
 
 RecordT = TypeVar("RecordT")
@@ -98,6 +100,17 @@ async def _resolve_node(info: Info, actor: Actor, type_name: str, pk: int) -> No
     if type_name == "ApiToken":
         token = await account_reads.own_token(actor.user_id, pk)
         return ApiToken.from_record(token) if token else None
+    if type_name == "Notification":
+        (notification,) = await notifications.notifications_by_id([pk])
+        if notification is None or notification.recipient_id != actor.user_id:
+            return None
+        return Notification.from_record(notification)
+    if type_name == "WebhookEndpoint":
+        endpoint = await webhooks.endpoint(actor, pk)
+        return WebhookEndpoint.from_record(endpoint) if endpoint else None
+    if type_name == "WebhookDelivery":
+        delivery = await webhooks.delivery(actor, pk)
+        return WebhookDelivery.from_record(delivery) if delivery else None
     owned_type = _OWNED_BY_CONTRACT.get(type_name)
     owned = await owned_type.find(pk) if owned_type is not None else None
     if owned_type is None or owned is None:
@@ -131,7 +144,8 @@ class Query:
 
     @strawberry.field(
         description="Any object by its global id; null if unknown, malformed or not visible "
-        "to the viewer (a contract's objects to its parties and admins, a token to its owner)."
+        "to the viewer (a contract's objects to its parties and admins; a token, a notification, "
+        "a webhook endpoint and its deliveries to their owner only)."
     )
     async def node(
         self,
@@ -206,9 +220,7 @@ class Query:
         ]
         return ContractConnection(
             edges=edges,
-            page_info=page_info(
-                [e.cursor for e in edges], has_next=page.has_next, has_previous=page.has_previous
-            ),
+            page_info=page_info([e.cursor for e in edges], page),
             total_count=page.total,
         )
 

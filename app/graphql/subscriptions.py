@@ -12,6 +12,9 @@ covers the subscription's selection, and built as its strawberry object otherwis
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, MutableMapping
 from contextlib import aclosing
 from functools import partial
@@ -28,12 +31,15 @@ from app.graphql.context import Info
 from app.graphql.errors import shape_error
 from app.graphql.ids import decode_id
 from app.graphql.loaders import Loaders
+from app.graphql.notifications import Notification
 from app.graphql.types import ContractEvent, Milestone
-from app.services import reads
+from app.services import notifications, reads
+from app.services.outage import is_unavailable
 from app.services.records import ContractRecord, EventRecord
 from app.services.tracking import watched_state
 
 REPLAY_BATCH = 200
+NOTIFICATION_LOOKBACK = 20
 
 T = TypeVar("T")
 
@@ -116,6 +122,21 @@ def _shared(
     return event
 
 
+async def _when_available(read: Callable[[], Awaitable[T]]) -> T:
+    """A read of a live subscription. While the database is unavailable (a restart, a
+    failover) it waits and tries again instead of ending the subscription, which then goes on
+    from where it was, without a gap."""
+    delay = 0.1
+    while True:
+        try:
+            return await read()
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+        await asyncio.sleep(delay)
+        delay = min(2 * delay, 2.0)
+
+
 def _event(
     plan: Objects | None,
     info: Info,
@@ -150,7 +171,9 @@ async def _contract_events(
             last = max(0, after_sequence)
         while True:
             # Read for itself: the replay, or after falling behind what the feed keeps.
-            records = await reads.events_after(contract.id, last, REPLAY_BATCH)
+            records = await _when_available(
+                partial(reads.events_after, contract.id, last, REPLAY_BATCH)
+            )
             for record in records:
                 own = partial(ContractEvent.from_record, record, contract.currency)
                 standard = partial(_fresh, info, own)
@@ -163,7 +186,7 @@ async def _contract_events(
             # read after the event, the same whoever the viewer is).
             while True:
                 await _next_notice(mailbox, last)
-                new = await feed.after(last)
+                new = await _when_available(partial(feed.after, last))
                 if new is None:
                     break  # further behind than the feed keeps: read for itself again
                 for record in new:
@@ -205,7 +228,7 @@ async def _milestone_updated(
                         continue
                     currencies[new.id] = new.currency
                 targets = [notice.contract_id]
-            for record in await reads.milestones_of_contracts(targets):
+            for record in await _when_available(partial(reads.milestones_of_contracts, targets)):
                 state = watched_state(record)
                 if seen.get(record.id) == state:
                     continue
@@ -215,10 +238,40 @@ async def _milestone_updated(
                 yield _event(plan, info, record, currency, standard)
 
 
+async def _notification_added(info: Info) -> AsyncGenerator[Notification, None]:
+    """The viewer's notifications written after it subscribed. A notice to the viewer (any
+    save whose notifications reach them) wakes it up, and it reads what is new, so an
+    overflowed mailbox loses nothing: it reads on.
+
+    On PostgreSQL ids are drawn before commit, so a notification may commit after one with a
+    higher id: each read starts below the last `NOTIFICATION_LOOKBACK` ids delivered and skips
+    those, so one that commits that late still arrives, once."""
+    actor = await info.context.actor()
+    with info.context.runtime.bus.fanout.subscribe(user_id=actor.user_id) as mailbox:
+        recent: deque[int] = deque(maxlen=NOTIFICATION_LOOKBACK)  # every delivered id > floor
+        floor = await notifications.latest_id(actor.user_id)
+        while True:
+            with contextlib.suppress(Overflowed):
+                await anext(mailbox)
+            after = floor
+            while True:
+                batch = await _when_available(partial(notifications.unseen, actor.user_id, after))
+                for record in batch:
+                    if record.id in recent:
+                        continue
+                    if len(recent) == NOTIFICATION_LOOKBACK:
+                        floor = max(floor, recent[0])
+                    recent.append(record.id)
+                    yield _fresh(info, partial(Notification.from_record, record))
+                if len(batch) < notifications.MAX_UNSEEN:
+                    break
+                after = batch[-1].id
+
+
 @strawberry.type(
-    description="Live updates over WebSocket (graphql-transport-ws or graphql-ws), for the "
-    "contract's parties and admins; an unknown or hidden contract ends the subscription with "
-    "NOT_FOUND (docs/subscriptions.md)."
+    description="Live updates over WebSocket (graphql-transport-ws or graphql-ws): a "
+    "contract's for its parties and admins (an unknown or hidden contract ends the "
+    "subscription with NOT_FOUND), and the viewer's own notifications (docs/subscriptions.md)."
 )
 class Subscription:
     @strawberry.subscription(
@@ -257,3 +310,10 @@ class Subscription:
         ] = None,
     ) -> AsyncGenerator[Milestone, None]:
         return _as_declared(_guarded(_milestone_updated(info, contract_id)))
+
+    @strawberry.subscription(
+        description="Each notification of the viewer's as it is written, from the moment of "
+        "subscribing (earlier ones: `viewer.notifications`), across server processes."
+    )
+    def notification_added(self, info: Info) -> AsyncGenerator[Notification, None]:
+        return _guarded(_notification_added(info))

@@ -292,9 +292,7 @@ class Escrow(Node):
         ]
         return LedgerEntryConnection(
             edges=edges,
-            page_info=page_info(
-                [e.cursor for e in edges], has_next=page.has_next, has_previous=page.has_previous
-            ),
+            page_info=page_info([e.cursor for e in edges], page),
             total_count=page.total,
         )
 
@@ -457,9 +455,7 @@ class Contract(Node):
         ]
         return ContractEventConnection(
             edges=edges,
-            page_info=page_info(
-                [e.cursor for e in edges], has_next=page.has_next, has_previous=page.has_previous
-            ),
+            page_info=page_info([e.cursor for e in edges], page),
             total_count=page.total,
         )
 

@@ -49,7 +49,7 @@ async def create_contract(runtime: Runtime, actor: Actor, command: CreateContrac
             if not await models.User.exists(using_db=conn, id=command.freelancer_id):
                 raise no_freelancer from None
             raise
-        milestone_ids = await insert_contract(contract, conn)
+        milestone_ids = await insert_contract(contract, conn, emails=runtime.emails)
         if milestone_ids is None:
             raise no_freelancer
         await saved.announce(contract, milestone_ids, conn)

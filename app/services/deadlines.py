@@ -5,12 +5,11 @@ only deadlines still due under that lock, so several schedulers on one PostgreSQ
 each deadline exactly once. A deadline that passed while no scheduler ran fires at the next run.
 A contract whose unit of work fails is logged in one line and left for the next run; it holds
 back neither the other contracts nor the purge of old idempotency keys. A database that cannot
-be reached ends the pass, also in one line.
+be reached ends the pass; the loop that runs it (app/services/workers.py) says so in one line.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -71,22 +70,3 @@ async def run_due(runtime: Runtime) -> int:
         applied += 1
     await models.IdempotencyKey.filter(created_at__lt=runtime.clock() - IDEMPOTENCY_KEPT).delete()
     return applied
-
-
-async def run_forever(runtime: Runtime, interval: timedelta) -> None:
-    """Run the deadlines now and then every `interval`, until cancelled."""
-    while True:
-        try:
-            due = await run_due(runtime)
-            if due:
-                logger.info("Deadlines applied on %d contract(s)", due)
-        except Exception as error:
-            if not is_unavailable(error):
-                logger.exception("The deadline run failed; trying again next interval")
-            else:  # an outage is not a bug: one line per interval, not a traceback
-                logger.warning(
-                    "The deadline run found the database unavailable (%s); trying again next "
-                    "interval",
-                    type(error).__name__,
-                )
-        await asyncio.sleep(interval.total_seconds())

@@ -18,6 +18,7 @@ from app.auth.tokens import Scope, decode_scopes
 from app.domain.events import EventType
 from app.domain.ledger import EntryKind
 from app.domain.milestones import Milestone
+from app.domain.notifications import NotificationType
 from app.domain.permissions import ContractStatus
 from app.services.mappers import MILESTONES, RecordMap
 
@@ -97,6 +98,64 @@ class TokenRecord:
 
 
 @dataclass(frozen=True)
+class NotificationRecord:
+    id: int
+    recipient_id: int
+    type: NotificationType
+    title: str
+    body: str
+    contract_id: int | None
+    milestone_id: int | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+@dataclass(frozen=True)
+class WebhookEndpointRecord:
+    """A webhook endpoint without its secret; `event_types` () for every type."""
+
+    id: int
+    owner_id: int
+    url: str
+    event_types: tuple[EventType, ...]
+    description: str
+    enabled: bool
+    failing_since: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookDeliveryRecord:
+    """One attempt; `event_pk` is the stored event it carries (None for a test), `attempted_at`
+    None while it is pending."""
+
+    id: int
+    endpoint_id: int
+    contract_id: int | None
+    sequence: int | None
+    event_type: str
+    message_id: str
+    attempt: int
+    status_code: int | None
+    duration_ms: int | None
+    next_retry_at: datetime | None
+    response_excerpt: str | None
+    created_at: datetime
+    attempted_at: datetime | None
+    event_pk: int | None = None
+
+
+def encode_event_types(types: tuple[EventType, ...]) -> str:
+    """How an endpoint's event types are stored: "" for every type, else ",A,B," (sorted), so
+    that SQL matches one type with LIKE '%,T,%'."""
+    return f",{','.join(sorted(types))}," if types else ""
+
+
+def decode_event_types(text: str) -> tuple[EventType, ...]:
+    return tuple(EventType(name) for name in text.split(",") if name)
+
+
+@dataclass(frozen=True)
 class Owned(Generic[R]):
     """A contract's object, with the id of the contract it belongs to."""
 
@@ -115,3 +174,10 @@ STORED_MILESTONES = RecordMap(
 ENTRIES = RecordMap(EntryRecord)
 EVENTS = RecordMap(EventRecord)
 TOKENS = RecordMap(TokenRecord, read={"scopes": decode_scopes})
+NOTIFICATIONS = RecordMap(NotificationRecord)
+WEBHOOK_ENDPOINTS = RecordMap(
+    WebhookEndpointRecord,
+    read={"event_types": decode_event_types},
+    write={"event_types": encode_event_types},
+)
+WEBHOOK_DELIVERIES = RecordMap(WebhookDeliveryRecord, transient=frozenset({"event_pk"}))

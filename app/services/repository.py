@@ -33,6 +33,7 @@ from app.domain.requests import (
     RefundRequest,
     RefundStatus,
 )
+from app.services.event_outbox import add_event_outbox
 from app.services.mappers import (
     CHANGE_REQUESTS,
     DISPUTES,
@@ -53,8 +54,9 @@ from app.services.statements import (
 from app.services.tracking import Loaded, Request
 
 R = TypeVar("R", RefundRequest, Dispute, ChangeRequest)
-# Adds the notice of a save to its batch, given the milestones whose status or money changed.
-Announce = Callable[[list[int], Batch], Awaitable[None]]
+# Adds the notice of a save to its batch, given the milestones whose status or money changed
+# and the people its notifications tell.
+Announce = Callable[[list[int], tuple[int, ...], Batch], Awaitable[None]]
 
 
 class VersionConflict(Exception):
@@ -345,9 +347,12 @@ _OFFER = (
 )
 
 
-async def insert_contract(contract: Contract, conn: Connection) -> list[int] | None:
-    """Store a new contract with its milestones and events: the ids of its milestones, or None
-    if its freelancer is no user."""
+async def insert_contract(
+    contract: Contract, conn: Connection, *, emails: bool
+) -> list[int] | None:
+    """Store a new contract with its milestones and events (and what they owe: notifications,
+    e-mailed if `emails`, and webhook deliveries): the ids of its milestones, or None if its
+    freelancer is no user."""
     offer = {
         "client_id": contract.client_id,
         "freelancer_id": contract.freelancer_id,
@@ -366,7 +371,7 @@ async def insert_contract(contract: Contract, conn: Connection) -> list[int] | N
     batch = Batch()
     # the ids told apart by position, however the rows come back
     milestones = batch.add(*MILESTONE_ROWS.insert_rows(values, returning="id, position"))
-    _append(contract, batch)
+    await _append(contract, batch, conn, emails=emails)
     stored = (await batch.run(conn))[milestones]
     ids = {int(row["position"]): int(row["id"]) for row in stored}
     for milestone in contract.milestones:
@@ -383,12 +388,15 @@ _CONTRACT_CHANGES = ("status", "accepted_at", "ended_at", "last_sequence", "vers
 _VERSIONED = CONTRACTS.update(_CONTRACT_CHANGES, "id = $6 AND version = $7") + " RETURNING id"
 
 
-async def save_contract(loaded: Loaded, conn: Connection, announce: Announce) -> None:
+async def save_contract(
+    loaded: Loaded, conn: Connection, announce: Announce, *, emails: bool
+) -> None:
     """Write back the aggregate; a concurrent change of the contract raises VersionConflict.
 
     What other rows need the ids of (new milestones, new requests) is inserted first, one by
-    one; every other write goes in one `Batch`, and so does the notice (`announce`, told the
-    milestones whose status or money changed, new ones included)."""
+    one; every other write goes in one `Batch`, with what the new events owe (notifications,
+    e-mailed if `emails`, and webhook deliveries), and so does the notice (`announce`, told the
+    milestones whose status or money changed, new ones included, and the people notified)."""
     contract = loaded.contract
     new = {id(m) for m in contract.milestones if m.id is None}
     await _insert_milestones(contract, conn)
@@ -404,8 +412,8 @@ async def save_contract(loaded: Loaded, conn: Connection, announce: Announce) ->
     versioned = batch.add(_VERSIONED, [*CONTRACTS.db_values(values), contract.id, loaded.version])
     submitted = await _save_milestones(loaded, conn, batch)
     _update_requests(loaded, batch, inserted)
-    _append(contract, batch)
-    await announce(loaded.watched_changes(new), batch)
+    notified = await _append(contract, batch, conn, emails=emails)
+    await announce(loaded.watched_changes(new), notified, batch)
     done = await batch.run(conn)
     if len(done[versioned]) != 1:
         raise VersionConflict(f"contract {contract.id} changed concurrently")
@@ -499,9 +507,11 @@ def _update_requests(loaded: Loaded, batch: Batch, inserted: set[int]) -> None:
             batch.add(*_update(table, request.id, mapping.values(request)))
 
 
-def _append(contract: Contract, batch: Batch) -> None:
+async def _append(
+    contract: Contract, batch: Batch, conn: Connection, *, emails: bool
+) -> tuple[int, ...]:
     """Append the new ledger entries and events (never updated afterwards), each kind in one
-    statement."""
+    statement, and what the events owe (`app.services.event_outbox`); the people notified."""
     assert contract.id is not None
     if contract.entries:
         entries = [entry_values(contract.id, e, contract.now) for e in contract.entries]
@@ -509,6 +519,7 @@ def _append(contract: Contract, batch: Batch) -> None:
     if contract.events:
         events = [event_values(contract.id, e, contract.now) for e in contract.events]
         batch.add(*EVENT_ROWS.insert_rows(events))
+    return await add_event_outbox(contract, batch, conn, emails=emails)
 
 
 def entry_values(contract_id: int, entry: Entry, now: datetime) -> dict[str, Any]:

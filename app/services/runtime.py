@@ -1,5 +1,6 @@
-"""What every use case needs besides its input: the policy, the clock, the secret, the bus, and
-the process's cache of who tokens belong to."""
+"""What every use case needs besides its input: the policy, the clock, the secret, the bus, the
+process's cache of who tokens belong to, whether notifications are e-mailed (SMTP_URL set), and
+whether webhook URLs may be loopback addresses (WEBHOOK_ALLOW_LOOPBACK)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,5 @@ class Runtime:
     clock: Callable[[], datetime] = field(default=system_clock)
     bus: Bus = field(default_factory=LocalBus)
     principals: Principals = field(default_factory=Principals)
+    emails: bool = False
+    webhook_allow_loopback: bool = False

@@ -329,23 +329,33 @@ class Saved:
 
     def __init__(self, runtime: Runtime) -> None:
         self.bus = runtime.bus
+        self.emails = runtime.emails
         self.notices: list[Notice] = []
 
     async def save(self, loaded: Loaded, conn: Connection) -> None:
-        async def announce(milestone_ids: list[int], batch: Batch) -> None:
-            await self.announce(loaded.contract, milestone_ids, batch)
+        async def announce(
+            milestone_ids: list[int], notified: tuple[int, ...], batch: Batch
+        ) -> None:
+            await self.announce(loaded.contract, milestone_ids, batch, notified)
 
-        await save_contract(loaded, conn, announce)
+        await save_contract(loaded, conn, announce, emails=self.emails)
 
-    async def announce(self, contract: Contract, milestone_ids: list[int], conn: Executor) -> None:
+    async def announce(
+        self,
+        contract: Contract,
+        milestone_ids: list[int],
+        conn: Executor,
+        notified: tuple[int, ...] = (),
+    ) -> None:
         """Publish the contract's notice on `conn`: the transaction's connection, or the batch
-        of its writes."""
+        of its writes. Its people are the parties and whoever else was `notified` (the admins
+        of a dispute opened), whose `notificationAdded` it wakes."""
         assert contract.id is not None
         notice = Notice(
             contract_id=contract.id,
             sequence=contract.last_sequence,
             milestone_ids=tuple(milestone_ids),
-            party_ids=(contract.client_id, contract.freelancer_id),
+            party_ids=tuple(dict.fromkeys((contract.client_id, contract.freelancer_id, *notified))),
         )
         await self.bus.publish(conn, notice)
         self.notices.append(notice)

@@ -1,5 +1,6 @@
 """`python -m app run-jobs` apart from the servers, on PostgreSQL: a deadline it applies is
-announced to the subscribers of every `serve` process, as a mutation on a server would be."""
+announced to the subscribers of every `serve` process, as a mutation on a server would be; and
+run-jobs processes running at once send each reminder once."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ from tests.e2e.servers import (
 pytestmark = [pytest.mark.e2e, pytest.mark.own_database("postgres")]
 
 WINDOW = 2.0
+REQUEST_REFUND = """
+mutation($input: RequestRefundInput!) {
+  requestRefund(input: $input) { refundRequest { status } userErrors { code message } }
+}
+"""
+REMINDERS = """
+{ viewer { notifications(first: 20) { edges { node { type title milestone { id } } } } } }
+"""
 SUBMIT = """
 mutation($input: SubmitMilestoneInput!) {
   submitMilestone(input: $input) { milestone { status } userErrors { code message } }
@@ -75,3 +84,30 @@ async def test_a_deadline_applied_by_run_jobs_reaches_a_subscriber_on_a_server(
             "type": "MILESTONE_RELEASED",
             "amount": {"amount": "100.00"},
         }
+
+
+async def test_run_jobs_processes_at_once_remind_of_a_refund_request_once(setup: Setup) -> None:
+    # given a refund request on a funded milestone, answered within 7 days (the default)
+    async with http(setup.server) as api:
+        contract = await active_contract(api, setup.client, setup.freelancer)
+        first = contract.milestone_ids[0]
+        await api.mutate(FUND_MILESTONE, setup.client, milestoneId=first)
+        await api.mutate(REQUEST_REFUND, setup.client, milestoneId=first, amount="10.00")
+    # when three run-jobs processes that remind 8 days ahead (so at once) run together
+    reminding = {**setup.env, "REMINDER_BEFORE_REFUND_RESPONSE": "8d"}
+    outputs = await asyncio.gather(
+        *(
+            asyncio.to_thread(run_cli, setup.workdir, reminding, "run-jobs", "--once")
+            for _ in range(3)
+        )
+    )
+    # then one of them sent the reminder, and the freelancer has it once
+    assert sorted("Reminders sent: 1." in output for output in outputs) == [False, False, True]
+    async with http(setup.server) as api:
+        data = await api.ok(REMINDERS, token=setup.freelancer)
+    reminders = [
+        edge["node"]
+        for edge in data["viewer"]["notifications"]["edges"]
+        if edge["node"]["type"] == "REFUND_RESPONSE_REMINDER"
+    ]
+    assert [node["milestone"]["id"] for node in reminders] == [first]
