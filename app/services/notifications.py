@@ -18,7 +18,7 @@ from app.domain.errors import ErrorCode, refuse
 from app.domain.notifications import Notice, NotificationType
 from app.events.fanout import Notice as BusNotice
 from app.services.event_outbox import NOTIFICATION_ROWS, notification_values
-from app.services.reads import Page, _page
+from app.services.reads import Page, page
 from app.services.records import NOTIFICATIONS, NotificationRecord
 from app.services.runtime import Runtime
 from app.services.statements import Connection, rows
@@ -36,7 +36,7 @@ async def notifications_page(
     query = models.Notification.filter(recipient_id=user_id)
     if unread is not None:
         query = query.filter(read_at__isnull=unread)
-    return await _page(query, NOTIFICATION_KEYS, window, NOTIFICATIONS)
+    return await page(query, NOTIFICATION_KEYS, window, NOTIFICATIONS)
 
 
 async def unread_count(user_id: int) -> int:

@@ -134,9 +134,11 @@ def contracts_after(cursor: tuple[datetime, int]) -> Q:
     return CONTRACT_KEYS.past(cursor)
 
 
-async def _page(
+async def page(
     query: QuerySet[Any], keys: Keyset, window: Window, records: RecordMap[OwnedT]
 ) -> Page[OwnedT]:
+    """A page of a connection's records: the rows of `window` in `keys` order, with the
+    count; shared by every connection of the read side."""
     found = await window_rows(query, keys, window)
     return Page(
         rows=[records.from_row(row) for row in found.rows],
@@ -150,17 +152,17 @@ async def contracts_page(
     actor: Actor, window: Window, *, status: ContractStatus | None, role: Role | None
 ) -> Page[ContractRecord]:
     """The viewer's own contracts, newest first (`CONTRACT_ORDER`)."""
-    return await _page(own_contracts(actor, status, role), CONTRACT_KEYS, window, CONTRACTS)
+    return await page(own_contracts(actor, status, role), CONTRACT_KEYS, window, CONTRACTS)
 
 
 async def events_page(contract_id: int, window: Window) -> Page[EventRecord]:
     query = models.ContractEvent.filter(contract_id=contract_id)
-    return await _page(query, EVENT_KEYS, window, EVENTS)
+    return await page(query, EVENT_KEYS, window, EVENTS)
 
 
 async def entries_page(contract_id: int, window: Window) -> Page[EntryRecord]:
     query = models.LedgerEntry.filter(contract_id=contract_id)
-    return await _page(query, ENTRY_KEYS, window, ENTRIES)
+    return await page(query, ENTRY_KEYS, window, ENTRIES)
 
 
 async def change_requests_by_contract(ids: Sequence[int]) -> list[list[ChangeRequest]]:

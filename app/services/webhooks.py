@@ -24,7 +24,7 @@ from app.domain.events import EventType
 from app.domain.permissions import Actor
 from app.notifications.addresses import UnsafeUrl, resolve_target
 from app.notifications.webhooks import TEST_TYPE, new_secret
-from app.services.reads import Page, _page
+from app.services.reads import Page, page
 from app.services.records import (
     WEBHOOK_DELIVERIES,
     WEBHOOK_ENDPOINTS,
@@ -209,8 +209,8 @@ async def endpoint(actor: Actor, endpoint_id: int) -> WebhookEndpointRecord | No
 async def deliveries_page(endpoint_id: int, window: Window) -> Page[WebhookDeliveryRecord]:
     """The endpoint's attempts, newest first, each with the stored event it carries."""
     query = models.WebhookDelivery.filter(endpoint_id=endpoint_id)
-    page = await _page(query, DELIVERY_KEYS, window, WEBHOOK_DELIVERIES)
-    return Page(await _with_events(page.rows), page.has_next, page.has_previous, page.total)
+    found = await page(query, DELIVERY_KEYS, window, WEBHOOK_DELIVERIES)
+    return Page(await _with_events(found.rows), found.has_next, found.has_previous, found.total)
 
 
 async def delivery(actor: Actor, delivery_id: int) -> WebhookDeliveryRecord | None:
